@@ -1,0 +1,712 @@
+"""Raw load: ERA files into ``raw.file_manifest``, ``raw.segments`` and
+``raw.file_findings``.
+
+Each file is loaded in one database transaction: either every segment of it
+lands, with its manifest row, or nothing does and the manifest records why.
+A file whose bytes were seen before (same SHA-256) is skipped, so a re-delivered
+file or a re-run never doubles money.
+
+Python finds the interchanges and their delimiters (``etl.x12``); the warehouse
+cuts the segments, gives each its loop context with window functions, checks the
+envelope and validates every money and date element the marts will cast. Set-based
+SQL keeps the per-segment work out of the Python interpreter.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import shutil
+import uuid
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from etl.warehouse import Warehouse
+from etl.x12 import Interchange, X12FormatError, decode, split_interchanges
+
+log = logging.getLogger(__name__)
+
+LOADED = "loaded"
+REJECTED = "rejected"
+SKIPPED = "skipped"
+
+# Money elements the marts cast to decimal(18,2): (segment, element, required).
+_MONEY = [
+    ("BPR", 2, True), ("CLP", 3, True), ("CLP", 4, True), ("CLP", 5, False),
+    ("SVC", 2, False), ("SVC", 3, False), ("SVC", 5, False), ("SVC", 7, False),
+    ("AMT", 2, True), ("QTY", 2, False),
+]
+# CAS: amount of each triplet is required when its reason code is present.
+_CAS_TRIPLETS = [(2 + 3 * k, 3 + 3 * k, 4 + 3 * k) for k in range(6)]
+# PLB: PLB03/04 ... PLB13/14, reason composite then amount.
+_PLB_PAIRS = [(3 + 2 * k, 4 + 2 * k) for k in range(6)]
+_DECIMAL = r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
+
+
+@dataclass
+class FileResult:
+    file_id: str
+    name: str
+    status: str  # loaded, rejected or skipped
+    reason: str = ""
+    segments: int = 0
+    claims: int = 0
+    findings: int = 0
+
+
+@dataclass
+class IngestReport:
+    run_id: str
+    results: list[FileResult] = field(default_factory=list)
+
+    def _with(self, status: str) -> list[FileResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def loaded(self) -> list[FileResult]:
+        return self._with(LOADED)
+
+    @property
+    def rejected(self) -> list[FileResult]:
+        return self._with(REJECTED)
+
+    @property
+    def skipped(self) -> list[FileResult]:
+        return self._with(SKIPPED)
+
+
+@dataclass
+class _Source:
+    """One file to load: its bytes and where they came from."""
+
+    name: str
+    uri: str
+    data: bytes
+    path: Path | None  # the file on disk, for quarantine (None for zip members)
+
+
+class _Rejection(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------- dialects
+
+
+class _Dialect:
+    """SQL that differs between DuckDB and PostgreSQL."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.param = "?" if kind == "duckdb" else "%s"
+        self.array = "varchar[]" if kind == "duckdb" else "text[]"
+
+    def split(self, s: str, d: str) -> str:
+        return f"string_split({s}, {d})" if self.kind == "duckdb" else f"string_to_array({s}, {d})"
+
+    def tail(self, s: str, d: str) -> str:
+        """Elements after the segment id, 1-based."""
+        if self.kind == "duckdb":
+            return f"string_split({s}, {d})[2:]"
+        return f"(string_to_array({s}, {d}))[2:]"
+
+    def trim(self, s: str, chars: str) -> str:
+        return f"trim({s}, {chars})" if self.kind == "duckdb" else f"btrim({s}, {chars})"
+
+    def matches(self, x: str, pattern: str) -> str:
+        if self.kind == "duckdb":
+            return f"regexp_full_match({x}, '{pattern}')"
+        return f"({x} ~ '^(?:{pattern})$')"
+
+    def cut_from(self) -> str:
+        if self.kind == "duckdb":
+            return ("_chunks c, unnest(string_split(c.body, c.term)) "
+                    "with ordinality as u(seg, ord)")
+        return "_chunks c, string_to_table(c.body, c.term) with ordinality as u(seg, ord)"
+
+
+DDL = [
+    "create schema if not exists raw",
+    """create table if not exists raw.file_manifest (
+        file_id varchar(64) primary key,
+        file_name varchar not null,
+        source_uri varchar,
+        size_bytes bigint,
+        received_at timestamp,
+        loaded_at timestamp,
+        status varchar not null,
+        error varchar,
+        quarantine_path varchar,
+        interchange_count integer,
+        transaction_count integer,
+        claim_count integer,
+        segment_count integer,
+        x12_version varchar,
+        run_id varchar
+    )""",
+    """create table if not exists raw.segments (
+        file_id varchar(64) not null,
+        segment_pos integer not null,
+        interchange_seq integer,
+        group_seq integer,
+        transaction_seq integer,
+        isa13 varchar,
+        gs06 varchar,
+        st02 varchar,
+        transaction_set varchar,
+        loop_id varchar,
+        header_seq integer,
+        claim_seq integer,
+        line_seq integer,
+        segment_id varchar not null,
+        elements {array},
+        component_sep varchar
+    )""",
+    """create table if not exists raw.file_findings (
+        file_id varchar(64) not null,
+        segment_pos integer,
+        segment_id varchar,
+        finding_code varchar not null,
+        detail varchar
+    )""",
+]
+_PG_INDEXES = [
+    "create index if not exists segments_file_idx on raw.segments (file_id)",
+    "create index if not exists findings_file_idx on raw.file_findings (file_id)",
+]
+
+
+def ensure_schema(con, kind: str) -> None:
+    """Create the raw schema and tables if they are missing (safe to re-run)."""
+    dialect = _Dialect(kind)
+    cur = _cursor(con)
+    for stmt in DDL:
+        cur.execute(stmt.format(array=dialect.array))
+    if kind == "postgres":
+        for stmt in _PG_INDEXES:
+            cur.execute(stmt)
+    con.commit()
+
+
+# --------------------------------------------------------------------------- SQL steps
+
+
+def _segment_sql(d: _Dialect, file_param: str) -> str:
+    """Cut the staged interchanges into segments with envelope and loop context."""
+    running = "rows between unbounded preceding and current row"
+    starter = """case
+            when segment_id = 'ST' then 1
+            when segment_id = 'N1' and elements[1] = 'PR' then 2
+            when segment_id = 'N1' and elements[1] = 'PE' then 3
+            when segment_id = 'LX' then 4
+            when segment_id = 'CLP' then 5
+            when segment_id = 'SVC' then 6
+            when segment_id = 'PLB' then 7
+            when segment_id = 'SE' then 8
+        end"""
+    return f"""
+    create temp table _seg as
+    with cut as (
+        select c.ich as interchange_seq, c.esep, c.csep, u.ord,
+               {d.trim('u.seg', 'c.strip')} as seg
+        from {d.cut_from()}
+    ),
+    numbered as (
+        select row_number() over (order by interchange_seq, ord) as segment_pos,
+               interchange_seq, csep as component_sep,
+               split_part(seg, esep, 1) as segment_id,
+               {d.tail('seg', 'esep')} as elements
+        from cut
+        where seg <> ''
+    ),
+    counted as (
+        select *,
+            sum(case when segment_id = 'GS' then 1 else 0 end) over w as gs_count,
+            sum(case when segment_id = 'GE' then 1 else 0 end) over w as ge_count,
+            sum(case when segment_id = 'ST' then 1 else 0 end) over w as st_count,
+            sum(case when segment_id = 'SE' then 1 else 0 end) over w as se_count
+        from numbered
+        window w as (order by segment_pos {running})
+    ),
+    enveloped as (
+        select *,
+            case when st_count > 0 and st_count >
+                se_count - (case when segment_id = 'SE' then 1 else 0 end)
+                then st_count end as transaction_seq,
+            case when gs_count > 0 and gs_count >
+                ge_count - (case when segment_id = 'GE' then 1 else 0 end)
+                then gs_count end as group_seq
+        from counted
+    ),
+    looped as (
+        select *,
+            mod(max(segment_pos * 10 + {starter}) over t, 10) as loop_code,
+            sum(case when segment_id = 'CLP' then 1 else 0 end) over t as clp_count,
+            sum(case when segment_id = 'LX' then 1 else 0 end) over t as lx_count
+        from enveloped
+        window t as (partition by transaction_seq order by segment_pos {running})
+    ),
+    lined as (
+        select *,
+            sum(case when segment_id = 'SVC' then 1 else 0 end) over (
+                partition by transaction_seq, clp_count order by segment_pos {running}
+            ) as svc_count
+        from looped
+    )
+    select
+        cast({file_param} as varchar) as file_id,
+        cast(segment_pos as integer) as segment_pos,
+        cast(interchange_seq as integer) as interchange_seq,
+        cast(group_seq as integer) as group_seq,
+        cast(transaction_seq as integer) as transaction_seq,
+        max(case when segment_id = 'ISA' then elements[13] end)
+            over (partition by interchange_seq) as isa13,
+        case when group_seq is not null then
+            max(case when segment_id = 'GS' then elements[6] end)
+                over (partition by group_seq) end as gs06,
+        case when transaction_seq is not null then
+            max(case when segment_id = 'ST' then elements[2] end)
+                over (partition by transaction_seq) end as st02,
+        case when transaction_seq is not null then
+            max(case when segment_id = 'ST' then elements[1] end)
+                over (partition by transaction_seq) end as transaction_set,
+        case
+            when transaction_seq is null then segment_id
+            when segment_id in ('ST', 'SE') then segment_id
+            when loop_code = 2 then '1000A'
+            when loop_code = 3 then '1000B'
+            when loop_code = 4 then '2000'
+            when loop_code = 5 then '2100'
+            when loop_code = 6 then '2110'
+            when loop_code = 7 then 'PLB'
+            else 'header'
+        end as loop_id,
+        cast(case when transaction_seq is not null and lx_count > 0
+            then lx_count end as integer) as header_seq,
+        cast(case when transaction_seq is not null and loop_code in (5, 6)
+            then clp_count end as integer) as claim_seq,
+        cast(case when transaction_seq is not null and loop_code = 6
+            then svc_count end as integer) as line_seq,
+        segment_id,
+        elements,
+        component_sep,
+        cast(st_count as integer) as st_count,
+        cast(se_count as integer) as se_count
+    from lined
+    """
+
+
+def _structure_problems_sql(d: _Dialect) -> str:
+    """Problems that make a file unloadable, earliest first."""
+    checks = [
+        f"""select segment_pos, segment_id, 'invalid segment id' as problem from _seg
+            where not {d.matches('segment_id', '[A-Z][A-Z0-9]{1,2}')}""",
+        """select segment_pos, segment_id, 'SE without a matching ST' from _seg
+            where segment_id = 'SE' and se_count > st_count""",
+        """select segment_pos, segment_id,
+                  'ST before the previous transaction ended (its SE is missing)' from _seg
+            where segment_id = 'ST' and st_count - 1 > se_count""",
+    ]
+    money = []
+    for seg, idx, required in _MONEY:
+        money.append((seg, f"elements[{idx}]", f"{seg}{idx:02d}", "true" if required else "false",
+                      "true"))
+    for reason, amount, qty in _CAS_TRIPLETS:
+        present = f"coalesce(elements[{reason}], '') <> ''"
+        money.append(("CAS", f"elements[{amount}]", f"CAS{amount:02d}", present, present))
+        money.append(("CAS", f"elements[{qty}]", f"CAS{qty:02d}", "false", present))
+    for reason, amount in _PLB_PAIRS:
+        present = f"coalesce(elements[{reason}], '') <> ''"
+        money.append(("PLB", f"elements[{amount}]", f"PLB{amount:02d}", present, present))
+    for seg, expr, name, required, applies in money:
+        checks.append(
+            f"""select segment_pos, segment_id,
+                  case when coalesce({expr}, '') = '' then '{name} is missing'
+                       else '{name} is not a number' end
+                from _seg
+                where segment_id = '{seg}' and transaction_set = '835' and ({applies})
+                  and ((coalesce({expr}, '') = '' and {required})
+                    or (coalesce({expr}, '') <> ''
+                        and not ({d.matches(expr, _DECIMAL)} and length({expr}) <= 18)))"""
+        )
+    for seg in ("CLP", "SVC", "CAS"):
+        checks.append(
+            f"""select segment_pos, segment_id, '{seg} outside a claim' from _seg
+                where segment_id = '{seg}' and transaction_set = '835'
+                  and claim_seq is null"""
+        )
+    union = "\nunion all\n".join(checks)
+    return f"select * from ({union}) p order by segment_pos limit 1"
+
+
+def _dates_sql() -> str:
+    """Distinct date values the marts cast, with their first position."""
+    return """
+    select v, min(segment_pos), min(segment_id) from (
+        select elements[2] as v, segment_pos, segment_id from _seg
+        where segment_id = 'DTM' and transaction_set = '835'
+        union all
+        select elements[16], segment_pos, segment_id from _seg
+        where segment_id = 'BPR' and transaction_set = '835'
+    ) d
+    where coalesce(v, '') <> ''
+    group by v
+    """
+
+
+def _findings_sql(d: _Dialect) -> str:
+    """Envelope findings: the file still loads; each problem is recorded with its place."""
+    num = d.matches("{x}", "[0-9]+")
+
+    def as_int(x: str) -> str:
+        return f"case when {num.format(x=x)} then cast({x} as bigint) end"
+
+    return f"""
+    with txn as (
+        select transaction_seq, count(*) as n,
+               max(case when segment_id = 'ST' then elements[2] end) as st02
+        from _seg where transaction_seq is not null group by transaction_seq
+    ),
+    grp as (
+        select group_seq, count(distinct transaction_seq) as n,
+               max(case when segment_id = 'GS' then elements[6] end) as gs06
+        from _seg where group_seq is not null group by group_seq
+    ),
+    ich as (
+        select interchange_seq, count(distinct group_seq) as n,
+               max(case when segment_id = 'ISA' then elements[13] end) as isa13
+        from _seg where interchange_seq > 0 group by interchange_seq
+    )
+    select s.segment_pos, s.segment_id, 'SE01_COUNT_MISMATCH',
+           'SE01 says ' || coalesce({as_int('s.elements[1]')} || '', 'nothing')
+           || ', the transaction has ' || t.n || ' segments'
+    from _seg s join txn t on t.transaction_seq = s.transaction_seq
+    where s.segment_id = 'SE'
+      and {as_int('s.elements[1]')} is distinct from t.n
+    union all
+    select s.segment_pos, s.segment_id, 'CONTROL_NUMBER_MISMATCH',
+           'ST02 and SE02 differ (transaction ' || t.transaction_seq || ')'
+    from _seg s join txn t on t.transaction_seq = s.transaction_seq
+    where s.segment_id = 'SE' and s.elements[2] is distinct from t.st02
+    union all
+    select s.segment_pos, s.segment_id, 'GE01_COUNT_MISMATCH',
+           'GE01 says ' || coalesce({as_int('s.elements[1]')} || '', 'nothing')
+           || ', the group has ' || g.n || ' transactions'
+    from _seg s join grp g on g.group_seq = s.group_seq
+    where s.segment_id = 'GE' and {as_int('s.elements[1]')} is distinct from g.n
+    union all
+    select s.segment_pos, s.segment_id, 'CONTROL_NUMBER_MISMATCH',
+           'GS06 and GE02 differ (group ' || g.group_seq || ')'
+    from _seg s join grp g on g.group_seq = s.group_seq
+    where s.segment_id = 'GE' and s.elements[2] is distinct from g.gs06
+    union all
+    select s.segment_pos, s.segment_id, 'IEA01_COUNT_MISMATCH',
+           'IEA01 says ' || coalesce({as_int('s.elements[1]')} || '', 'nothing')
+           || ', the interchange has ' || i.n || ' groups'
+    from _seg s join ich i on i.interchange_seq = s.interchange_seq
+    where s.segment_id = 'IEA' and {as_int('s.elements[1]')} is distinct from i.n
+    union all
+    select s.segment_pos, s.segment_id, 'CONTROL_NUMBER_MISMATCH',
+           'ISA13 and IEA02 differ (interchange ' || i.interchange_seq || ')'
+    from _seg s join ich i on i.interchange_seq = s.interchange_seq
+    where s.segment_id = 'IEA' and s.elements[2] is distinct from i.isa13
+    union all
+    select min(segment_pos), 'ST', 'NO_INTERCHANGE_ENVELOPE',
+           'bare ST...SE with no ISA/GS envelope'
+    from _seg where interchange_seq = 0 having count(*) > 0
+    union all
+    select segment_pos, segment_id, 'NON_835_TRANSACTION',
+           'transaction ' || transaction_seq || ' is not an 835; kept, not used by the marts'
+    from _seg where segment_id = 'ST' and elements[1] is distinct from '835'
+    union all
+    select max(segment_pos), 'GS', 'GROUP_NOT_CLOSED', 'a GS group has no GE'
+    from _seg where segment_id in ('GS', 'GE')
+    having sum(case when segment_id = 'GS' then 1 else -1 end) > 0
+    """
+
+
+_SEGMENT_COLUMNS = (
+    "file_id, segment_pos, interchange_seq, group_seq, transaction_seq, isa13, gs06, st02, "
+    "transaction_set, loop_id, header_seq, claim_seq, line_seq, segment_id, elements, "
+    "component_sep"
+)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _stage(con, d: _Dialect, file_id: str, interchanges: list[Interchange]) -> None:
+    cur = _cursor(con)
+    cur.execute("drop table if exists _seg")
+    cur.execute("drop table if exists _chunks")
+    cur.execute(
+        "create temp table _chunks (ich integer, esep varchar, csep varchar, "
+        "term varchar, strip varchar, body varchar)"
+    )
+    rows = [(i.seq, i.element_sep, i.component_sep, i.segment_term, i.strip_chars, i.body)
+            for i in interchanges]
+    if d.kind == "duckdb":
+        cur.executemany("insert into _chunks values (?, ?, ?, ?, ?, ?)", rows)
+    else:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL).writerows(rows)
+        buf.seek(0)
+        cur.copy_expert("copy _chunks from stdin with (format csv)", buf)
+    cur.execute(_segment_sql(d, d.param), (file_id,))
+    cur.execute("drop table _chunks")
+
+
+def _validate(con, d: _Dialect) -> None:
+    """Raise _Rejection for the first problem that makes the file unusable."""
+    cur = _cursor(con)
+    cur.execute(_structure_problems_sql(d))
+    row = cur.fetchone()
+    if row:
+        pos, seg_id, problem = row
+        raise _Rejection(f"segment {pos} ({seg_id}): {problem}")
+
+    cur.execute(
+        "select max(st_count), max(se_count), "
+        "sum(case when segment_id = 'ST' and elements[1] = '835' then 1 else 0 end), "
+        "min(case when segment_id = 'ST' and elements[1] <> '835' then elements[1] end) "
+        "from _seg"
+    )
+    st, se, n835, other = cur.fetchone()
+    if (st or 0) > (se or 0):
+        cur.execute(f"select max(segment_pos) from _seg where segment_id = 'ST' "
+                    f"and st_count = {int(st)}")
+        raise _Rejection(f"segment {cur.fetchone()[0]} (ST): truncated: the transaction "
+                         f"has no SE")
+    if not n835:
+        found = f" (found {other})" if other and other.isalnum() else ""
+        raise _Rejection(f"no 835 transaction in the file{found}")
+
+    cur.execute(_dates_sql())
+    bad = []
+    for value, pos, seg_id in cur.fetchall():
+        try:
+            if len(value) != 8 or not value.isdigit():
+                raise ValueError
+            date(int(value[:4]), int(value[4:6]), int(value[6:]))
+        except ValueError:
+            bad.append((pos, seg_id))
+    if bad:
+        pos, seg_id = min(bad)
+        raise _Rejection(f"segment {pos} ({seg_id}): date is not a valid CCYYMMDD")
+
+
+def _commit_file(con, d: _Dialect, src: _Source, file_id: str, run_id: str,
+                 received_at: datetime) -> FileResult:
+    cur = _cursor(con)
+    p = d.param
+    cur.execute(f"insert into raw.segments ({_SEGMENT_COLUMNS}) "
+                f"select {_SEGMENT_COLUMNS} from _seg order by segment_pos")
+    cur.execute(_findings_sql(d))
+    findings = cur.fetchall()
+    if findings:
+        cur.executemany(
+            f"insert into raw.file_findings values ({p}, {p}, {p}, {p}, {p})",
+            [(file_id, *f) for f in findings],
+        )
+    cur.execute(
+        "select count(distinct interchange_seq), "
+        "count(distinct case when transaction_set = '835' then transaction_seq end), "
+        "sum(case when segment_id = 'CLP' and transaction_set = '835' then 1 else 0 end), "
+        "count(*), "
+        "min(case when segment_id = 'GS' then elements[8] end) from _seg"
+    )
+    n_ich, n_txn, n_clp, n_seg, version = cur.fetchone()
+    cur.execute(
+        f"insert into raw.file_manifest (file_id, file_name, source_uri, size_bytes, "
+        f"received_at, loaded_at, status, error, quarantine_path, interchange_count, "
+        f"transaction_count, claim_count, segment_count, x12_version, run_id) "
+        f"values ({', '.join([p] * 15)})",
+        (file_id, src.name, src.uri, len(src.data), received_at, _now(), LOADED, None, None,
+         n_ich, n_txn, n_clp or 0, n_seg, version, run_id),
+    )
+    return FileResult(file_id, src.name, LOADED, segments=n_seg, claims=int(n_clp or 0),
+                      findings=len(findings))
+
+
+def _record_rejection(con, d: _Dialect, src: _Source, file_id: str, run_id: str,
+                      received_at: datetime, reason: str, quarantine: str | None) -> None:
+    p = d.param
+    _begin(con, d)
+    cur = _cursor(con)
+    cur.execute(
+        f"insert into raw.file_manifest (file_id, file_name, source_uri, size_bytes, "
+        f"received_at, status, error, quarantine_path, run_id) "
+        f"values ({', '.join([p] * 9)})",
+        (file_id, src.name, src.uri, len(src.data), received_at, REJECTED, reason, quarantine,
+         run_id),
+    )
+    con.commit()
+
+
+def _cursor(con):
+    """DuckDB's ``cursor()`` opens a second connection with its own temp tables and
+    transaction, so DuckDB statements run on the connection itself."""
+    return con if hasattr(con, "begin") else con.cursor()
+
+
+def _begin(con, d: _Dialect) -> None:
+    """DuckDB runs in autocommit unless told; PostgreSQL (psycopg2) opens a transaction
+    on the first statement by itself."""
+    if d.kind == "duckdb":
+        con.begin()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _quarantine(src: _Source, file_id: str, reason: str, quarantine_dir: Path | None,
+                move: bool) -> str | None:
+    """Put a rejected file aside with its reason; never lose it."""
+    if quarantine_dir is None:
+        return None
+    quarantine_dir.mkdir(parents=True, exist_ok=True)
+    safe = src.name.replace("/", "_").replace("!", "__")
+    target = quarantine_dir / f"{file_id[:12]}_{safe}"
+    if src.path is not None and move:
+        shutil.move(str(src.path), target)
+    else:
+        target.write_bytes(src.data)
+    target.with_name(target.name + ".reason.txt").write_text(reason + "\n")
+    return str(target)
+
+
+def _looks_like_x12(data: bytes) -> bool:
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"ISA") or head.startswith(b"ST")
+
+
+def _expand(path: Path, uri: str) -> tuple[list[_Source], str | None]:
+    """A file, or each X12 member of a zip archive. Returns the sources and, for a zip
+    with nothing usable in it, the reason to reject the archive itself."""
+    data = path.read_bytes()
+    if not data.startswith(b"PK\x03\x04"):
+        return [_Source(path.name, uri, data, path)], None
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        sources = []
+        for m in members:
+            content = archive.read(m)
+            if _looks_like_x12(content):
+                sources.append(_Source(f"{path.name}!{m.filename}", f"{uri}!{m.filename}",
+                                       content, None))
+    except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+        return [], f"zip archive cannot be read ({type(exc).__name__})"
+    if not sources:
+        return [], f"zip archive holds no 835 file ({len(members)} members)"
+    return sources, None
+
+
+def ingest_paths(
+    paths: Iterable[Path],
+    wh: Warehouse,
+    quarantine_dir: Path | None = None,
+    run_id: str | None = None,
+    move_rejected: bool = True,
+    source_uris: dict[Path, str] | None = None,
+    received_at: dict[Path, datetime] | None = None,
+    progress: Callable[[int, int, FileResult], None] | None = None,
+) -> IngestReport:
+    """Load files (or zip archives of them) into the raw schema, one transaction each.
+
+    A rejected file gets a manifest row with a one-line reason and goes to
+    ``quarantine_dir`` (moved when ``move_rejected``, else copied); the rest of the
+    batch goes on.
+    """
+    run_id = run_id or f"run-{uuid.uuid4().hex[:12]}"
+    report = IngestReport(run_id)
+    paths = [Path(p) for p in paths]
+    d = _Dialect(wh.kind)
+
+    with wh.connect() as con:
+        ensure_schema(con, wh.kind)
+        for n, path in enumerate(paths, start=1):
+            uri = (source_uris or {}).get(path, str(path.resolve()))
+            got = (received_at or {}).get(path, _now())
+            sources, zip_reason = _expand(path, uri)
+            if zip_reason:
+                archive = _Source(path.name, uri, path.read_bytes(), path)
+                sources = []
+                report.results.append(
+                    _reject(con, d, archive, _sha256(archive.data), run_id, got,
+                            f"{path.name}: {zip_reason}", quarantine_dir, move_rejected))
+            for src in sources:
+                result = _ingest_one(con, d, src, run_id, got, quarantine_dir, move_rejected)
+                report.results.append(result)
+            if progress is not None and report.results:
+                progress(n, len(paths), report.results[-1])
+
+    log.info(
+        "run %s: %d loaded, %d skipped, %d rejected",
+        run_id, len(report.loaded), len(report.skipped), len(report.rejected),
+    )
+    return report
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _reject(con, d, src, file_id, run_id, got, reason, quarantine_dir, move) -> FileResult:
+    if _already_seen(con, d, file_id):
+        return FileResult(file_id, src.name, SKIPPED, "already recorded")
+    where = _quarantine(src, file_id, reason, quarantine_dir, move)
+    _record_rejection(con, d, src, file_id, run_id, got, reason, where)
+    log.warning("file %s rejected: %s", file_id[:12], reason)
+    return FileResult(file_id, src.name, REJECTED, reason)
+
+
+def _already_seen(con, d: _Dialect, file_id: str) -> str | None:
+    cur = _cursor(con)
+    cur.execute(f"select status from raw.file_manifest where file_id = {d.param}", (file_id,))
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
+def _ingest_one(con, d: _Dialect, src: _Source, run_id: str, got: datetime,
+                quarantine_dir: Path | None, move: bool) -> FileResult:
+    file_id = _sha256(src.data)
+    seen = _already_seen(con, d, file_id)
+    if seen:
+        log.info("file %s (%s) already %s; skipped", file_id[:12], src.name, seen)
+        return FileResult(file_id, src.name, SKIPPED, f"already {seen}")
+
+    _begin(con, d)
+    try:
+        interchanges = split_interchanges(decode(src.data))
+        _stage(con, d, file_id, interchanges)
+        _validate(con, d)
+    except X12FormatError as exc:
+        con.rollback()
+        where = f"segment {exc.segment_pos}: " if exc.segment_pos else ""
+        return _reject(con, d, src, file_id, run_id, got, f"{src.name}: {where}{exc.reason}",
+                       quarantine_dir, move)
+    except _Rejection as exc:
+        con.rollback()
+        return _reject(con, d, src, file_id, run_id, got, f"{src.name}: {exc.reason}",
+                       quarantine_dir, move)
+
+    try:
+        result = _commit_file(con, d, src, file_id, run_id, got)
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+    finally:
+        cur = _cursor(con)
+        cur.execute("drop table if exists _seg")
+    log.info("file %s (%s) loaded: %d segments, %d claims, %d findings",
+             file_id[:12], src.name, result.segments, result.claims, result.findings)
+    return result
