@@ -27,7 +27,14 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from etl.warehouse import Warehouse
-from etl.x12 import Interchange, X12FormatError, decode, split_interchanges
+from etl.x12 import (
+    Interchange,
+    X12FormatError,
+    clean_body,
+    count_segments,
+    decode,
+    split_interchanges,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +131,16 @@ class _Dialect:
             return f"regexp_full_match({x}, '{pattern}')"
         return f"({x} ~ '^(?:{pattern})$')"
 
-    def cut_from(self) -> str:
+    def cut(self) -> str:
+        """One row per segment with its ordinal. The body column must not travel with
+        each row (a lateral join would repeat the whole text per segment)."""
         if self.kind == "duckdb":
-            return ("_chunks c, unnest(string_split(c.body, c.term)) "
-                    "with ordinality as u(seg, ord)")
-        return "_chunks c, string_to_table(c.body, c.term) with ordinality as u(seg, ord)"
+            return ("select ich, esep, csep, base, unnest(l) as seg, "
+                    "unnest(range(1, len(l) + 1)) as ord "
+                    "from (select ich, esep, csep, base, string_split(body, term) as l "
+                    "from _chunks)")
+        return ("select ich, esep, csep, base, seg, ord from _chunks, "
+                "string_to_table(body, term) with ordinality as t(seg, ord)")
 
 
 DDL = [
@@ -197,9 +209,19 @@ def ensure_schema(con, kind: str) -> None:
 # --------------------------------------------------------------------------- SQL steps
 
 
-def _segment_sql(d: _Dialect, file_param: str) -> str:
-    """Cut the staged interchanges into segments with envelope and loop context."""
+def _segment_sql(d: _Dialect, file_param: str) -> list[str]:
+    """Cut the staged interchanges into segments with envelope and loop context.
+
+    One running window over the segments in file order gives every count the loop
+    context needs; the per-transaction and per-claim numbers are those running counts
+    less their value at the transaction's ST or the claim's CLP, found by hash joins.
+    One sort instead of one per partitioning keeps this near the speed of a scan.
+    """
     running = "rows between unbounded preceding and current row"
+
+    def flag(cond: str) -> str:
+        return f"case when {cond} then 1 else 0 end"
+
     starter = """case
             when segment_id = 'ST' then 1
             when segment_id = 'N1' and elements[1] = 'PR' then 2
@@ -210,139 +232,153 @@ def _segment_sql(d: _Dialect, file_param: str) -> str:
             when segment_id = 'PLB' then 7
             when segment_id = 'SE' then 8
         end"""
-    return f"""
-    create temp table _seg as
-    with cut as (
-        select c.ich as interchange_seq, c.esep, c.csep, u.ord,
-               {d.trim('u.seg', 'c.strip')} as seg
-        from {d.cut_from()}
+    numbered = f"""
+    create temp table _num as
+    select cast(base + ord as integer) as segment_pos,
+           ich as interchange_seq, csep as component_sep,
+           split_part(seg, esep, 1) as segment_id,
+           {d.tail('seg', 'esep')} as elements
+    from ({d.cut()}) c
+    """
+    running_counts = f"""
+    create temp table _run as
+    with narrow as (
+        select segment_pos, interchange_seq, segment_id,
+               case when segment_id in ('ST', 'GS', 'ISA', 'N1') then elements end
+                   as elements
+        from _num
     ),
-    numbered as (
-        select row_number() over (order by interchange_seq, ord) as segment_pos,
-               interchange_seq, csep as component_sep,
-               split_part(seg, esep, 1) as segment_id,
-               {d.tail('seg', 'esep')} as elements
-        from cut
-        where seg <> ''
-    ),
-    counted as (
+    run as (
         select *,
-            sum(case when segment_id = 'GS' then 1 else 0 end) over w as gs_count,
-            sum(case when segment_id = 'GE' then 1 else 0 end) over w as ge_count,
-            sum(case when segment_id = 'ST' then 1 else 0 end) over w as st_count,
-            sum(case when segment_id = 'SE' then 1 else 0 end) over w as se_count
-        from numbered
+            sum({flag("segment_id = 'GS'")}) over w as gs_count,
+            sum({flag("segment_id = 'GE'")}) over w as ge_count,
+            sum({flag("segment_id = 'ST'")}) over w as st_count,
+            sum({flag("segment_id = 'SE'")}) over w as se_count,
+            sum({flag("segment_id = 'LX'")}) over w as lx_run,
+            sum({flag("segment_id = 'CLP'")}) over w as clp_run,
+            sum({flag("segment_id = 'SVC'")}) over w as svc_run,
+            mod(max(segment_pos * 10 + {starter}) over w, 10) as loop_code
+        from narrow
         window w as (order by segment_pos {running})
-    ),
-    enveloped as (
+    )
+    select * from run
+    """
+    contexted = f"""
+    create temp table _seg as
+    with run as (select * from _run),
+    placed as (
         select *,
             case when st_count > 0 and st_count >
-                se_count - (case when segment_id = 'SE' then 1 else 0 end)
+                se_count - {flag("segment_id = 'SE'")}
                 then st_count end as transaction_seq,
             case when gs_count > 0 and gs_count >
-                ge_count - (case when segment_id = 'GE' then 1 else 0 end)
+                ge_count - {flag("segment_id = 'GE'")}
                 then gs_count end as group_seq
-        from counted
+        from run
     ),
-    looped as (
-        select *,
-            mod(max(segment_pos * 10 + {starter}) over t, 10) as loop_code,
-            sum(case when segment_id = 'CLP' then 1 else 0 end) over t as clp_count,
-            sum(case when segment_id = 'LX' then 1 else 0 end) over t as lx_count
-        from enveloped
-        window t as (partition by transaction_seq order by segment_pos {running})
+    txn as (
+        select st_count as t_seq, elements[1] as transaction_set, elements[2] as st02,
+               lx_run as lx_base, clp_run as clp_base
+        from run where segment_id = 'ST'
     ),
-    lined as (
-        select *,
-            sum(case when segment_id = 'SVC' then 1 else 0 end) over (
-                partition by transaction_seq, clp_count order by segment_pos {running}
-            ) as svc_count
-        from looped
+    clm as (
+        select clp_run as c_run, svc_run as svc_base from run where segment_id = 'CLP'
+    ),
+    grp as (
+        select gs_count as g_seq, elements[6] as gs06 from run where segment_id = 'GS'
+    ),
+    ich as (
+        select interchange_seq as i_seq, elements[13] as isa13
+        from run where segment_id = 'ISA'
     )
     select
         cast({file_param} as varchar) as file_id,
-        cast(segment_pos as integer) as segment_pos,
-        cast(interchange_seq as integer) as interchange_seq,
-        cast(group_seq as integer) as group_seq,
-        cast(transaction_seq as integer) as transaction_seq,
-        max(case when segment_id = 'ISA' then elements[13] end)
-            over (partition by interchange_seq) as isa13,
-        case when group_seq is not null then
-            max(case when segment_id = 'GS' then elements[6] end)
-                over (partition by group_seq) end as gs06,
-        case when transaction_seq is not null then
-            max(case when segment_id = 'ST' then elements[2] end)
-                over (partition by transaction_seq) end as st02,
-        case when transaction_seq is not null then
-            max(case when segment_id = 'ST' then elements[1] end)
-                over (partition by transaction_seq) end as transaction_set,
+        cast(p.segment_pos as integer) as segment_pos,
+        cast(p.interchange_seq as integer) as interchange_seq,
+        cast(p.group_seq as integer) as group_seq,
+        cast(p.transaction_seq as integer) as transaction_seq,
+        ich.isa13,
+        grp.gs06,
+        txn.st02,
+        txn.transaction_set,
         case
-            when transaction_seq is null then segment_id
-            when segment_id in ('ST', 'SE') then segment_id
-            when loop_code = 2 then '1000A'
-            when loop_code = 3 then '1000B'
-            when loop_code = 4 then '2000'
-            when loop_code = 5 then '2100'
-            when loop_code = 6 then '2110'
-            when loop_code = 7 then 'PLB'
+            when p.transaction_seq is null then p.segment_id
+            when p.segment_id in ('ST', 'SE') then p.segment_id
+            when p.loop_code = 2 then '1000A'
+            when p.loop_code = 3 then '1000B'
+            when p.loop_code = 4 then '2000'
+            when p.loop_code = 5 then '2100'
+            when p.loop_code = 6 then '2110'
+            when p.loop_code = 7 then 'PLB'
             else 'header'
         end as loop_id,
-        cast(case when transaction_seq is not null and lx_count > 0
-            then lx_count end as integer) as header_seq,
-        cast(case when transaction_seq is not null and loop_code in (5, 6)
-            then clp_count end as integer) as claim_seq,
-        cast(case when transaction_seq is not null and loop_code = 6
-            then svc_count end as integer) as line_seq,
-        segment_id,
-        elements,
-        component_sep,
-        cast(st_count as integer) as st_count,
-        cast(se_count as integer) as se_count
-    from lined
+        cast(case when p.lx_run > txn.lx_base
+            then p.lx_run - txn.lx_base end as integer) as header_seq,
+        cast(case when p.loop_code in (5, 6)
+            then p.clp_run - txn.clp_base end as integer) as claim_seq,
+        cast(case when p.loop_code = 6
+            then p.svc_run - clm.svc_base end as integer) as line_seq,
+        p.segment_id,
+        n.elements,
+        n.component_sep,
+        cast(p.st_count as integer) as st_count,
+        cast(p.se_count as integer) as se_count
+    from placed p
+    join _num n on n.segment_pos = p.segment_pos
+    left join txn on txn.t_seq = p.transaction_seq
+    left join clm on clm.c_run = p.clp_run and p.transaction_seq is not null
+    left join grp on grp.g_seq = p.group_seq
+    left join ich on ich.i_seq = p.interchange_seq
     """
+    return [numbered, running_counts, contexted, "drop table _num", "drop table _run"]
 
 
 def _structure_problems_sql(d: _Dialect) -> str:
-    """Problems that make a file unloadable, earliest first."""
-    checks = [
-        f"""select segment_pos, segment_id, 'invalid segment id' as problem from _seg
-            where not {d.matches('segment_id', '[A-Z][A-Z0-9]{1,2}')}""",
-        """select segment_pos, segment_id, 'SE without a matching ST' from _seg
-            where segment_id = 'SE' and se_count > st_count""",
-        """select segment_pos, segment_id,
-                  'ST before the previous transaction ended (its SE is missing)' from _seg
-            where segment_id = 'ST' and st_count - 1 > se_count""",
+    """The first problem that makes a file unloadable, found in one pass."""
+    rules = [
+        (f"not {d.matches('segment_id', '[A-Z][A-Z0-9]{1,2}')}", "'invalid segment id'"),
+        ("segment_id = 'SE' and se_count > st_count", "'SE without a matching ST'"),
+        ("segment_id = 'ST' and st_count - 1 > se_count",
+         "'ST before the previous transaction ended (its SE is missing)'"),
     ]
-    money = []
+
+    def number_rule(seg: str, idx: int, required: str, applies: str = "true") -> None:
+        expr = f"elements[{idx}]"
+        name = f"{seg}{idx:02d}"
+        bad = (f"(coalesce({expr}, '') = '' and {required}) or (coalesce({expr}, '') <> '' "
+               f"and not ({d.matches(expr, _DECIMAL)} and length({expr}) <= 18))")
+        rules.append((
+            f"segment_id = '{seg}' and transaction_set = '835' and ({applies}) and ({bad})",
+            f"case when coalesce({expr}, '') = '' then '{name} is missing' "
+            f"else '{name} is not a number' end",
+        ))
+
     for seg, idx, required in _MONEY:
-        money.append((seg, f"elements[{idx}]", f"{seg}{idx:02d}", "true" if required else "false",
-                      "true"))
+        number_rule(seg, idx, "true" if required else "false")
     for reason, amount, qty in _CAS_TRIPLETS:
         present = f"coalesce(elements[{reason}], '') <> ''"
-        money.append(("CAS", f"elements[{amount}]", f"CAS{amount:02d}", present, present))
-        money.append(("CAS", f"elements[{qty}]", f"CAS{qty:02d}", "false", present))
+        number_rule("CAS", amount, present, present)
+        number_rule("CAS", qty, "false", present)
     for reason, amount in _PLB_PAIRS:
         present = f"coalesce(elements[{reason}], '') <> ''"
-        money.append(("PLB", f"elements[{amount}]", f"PLB{amount:02d}", present, present))
-    for seg, expr, name, required, applies in money:
-        checks.append(
-            f"""select segment_pos, segment_id,
-                  case when coalesce({expr}, '') = '' then '{name} is missing'
-                       else '{name} is not a number' end
-                from _seg
-                where segment_id = '{seg}' and transaction_set = '835' and ({applies})
-                  and ((coalesce({expr}, '') = '' and {required})
-                    or (coalesce({expr}, '') <> ''
-                        and not ({d.matches(expr, _DECIMAL)} and length({expr}) <= 18)))"""
-        )
+        number_rule("PLB", amount, present, present)
     for seg in ("CLP", "SVC", "CAS"):
-        checks.append(
-            f"""select segment_pos, segment_id, '{seg} outside a claim' from _seg
-                where segment_id = '{seg}' and transaction_set = '835'
-                  and claim_seq is null"""
-        )
-    union = "\nunion all\n".join(checks)
-    return f"select * from ({union}) p order by segment_pos limit 1"
+        rules.append((f"segment_id = '{seg}' and transaction_set = '835' and claim_seq is null",
+                      f"'{seg} outside a claim'"))
+
+    cases = "\n".join(f"            when {cond} then {text}" for cond, text in rules)
+    return f"""
+    select segment_pos, segment_id, problem from (
+        select segment_pos, segment_id,
+            case
+{cases}
+            end as problem
+        from _seg
+    ) p
+    where problem is not null
+    order by segment_pos
+    limit 1
+    """
 
 
 def _dates_sql() -> str:
@@ -443,14 +479,17 @@ _SEGMENT_COLUMNS = (
 
 def _stage(con, d: _Dialect, file_id: str, interchanges: list[Interchange]) -> None:
     cur = _cursor(con)
-    cur.execute("drop table if exists _seg")
-    cur.execute("drop table if exists _chunks")
+    for table in ("_seg", "_num", "_run", "_chunks"):
+        cur.execute(f"drop table if exists {table}")
     cur.execute(
         "create temp table _chunks (ich integer, esep varchar, csep varchar, "
-        "term varchar, strip varchar, body varchar)"
+        "term varchar, base integer, body varchar)"
     )
-    rows = [(i.seq, i.element_sep, i.component_sep, i.segment_term, i.strip_chars, i.body)
-            for i in interchanges]
+    rows, base = [], 0
+    for ich in interchanges:
+        body = clean_body(ich)
+        rows.append((ich.seq, ich.element_sep, ich.component_sep, ich.segment_term, base, body))
+        base += count_segments(body, ich.segment_term)
     if d.kind == "duckdb":
         cur.executemany("insert into _chunks values (?, ?, ?, ?, ?, ?)", rows)
     else:
@@ -458,7 +497,12 @@ def _stage(con, d: _Dialect, file_id: str, interchanges: list[Interchange]) -> N
         csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL).writerows(rows)
         buf.seek(0)
         cur.copy_expert("copy _chunks from stdin with (format csv)", buf)
-    cur.execute(_segment_sql(d, d.param), (file_id,))
+    numbered, running_counts, contexted, *drops = _segment_sql(d, d.param)
+    cur.execute(numbered)
+    cur.execute(running_counts)
+    cur.execute(contexted, (file_id,))
+    for stmt in drops:
+        cur.execute(stmt)
     cur.execute("drop table _chunks")
 
 
@@ -506,7 +550,7 @@ def _commit_file(con, d: _Dialect, src: _Source, file_id: str, run_id: str,
     cur = _cursor(con)
     p = d.param
     cur.execute(f"insert into raw.segments ({_SEGMENT_COLUMNS}) "
-                f"select {_SEGMENT_COLUMNS} from _seg order by segment_pos")
+                f"select {_SEGMENT_COLUMNS} from _seg")
     cur.execute(_findings_sql(d))
     findings = cur.fetchall()
     if findings:

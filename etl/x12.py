@@ -194,3 +194,34 @@ def split_interchanges(text: str) -> list[Interchange]:
         while pos < len(text) and text[pos] in strip:
             pos = _skip_space(text, pos + 1)
     return result
+
+
+def clean_body(ich: Interchange) -> str:
+    """The interchange text with everything that is not part of a segment removed, so
+    that cutting it on the terminator gives exactly its segments, none empty.
+
+    Line breaks are never data in X12 (they are outside its character sets), so when
+    the terminator is not itself a line break every CR and LF goes; this also mends
+    files wrapped at 80 columns. A newline terminator keeps LF and loses CR; a CR
+    terminator keeps CR and loses LF. Blank lines, doubled terminators and stray
+    leading characters between segments go too. Plain ``str`` methods keep this at
+    memory speed.
+    """
+    term = ich.segment_term
+    body = ich.body
+    for brk in "\r\n":
+        if brk != term and brk in body:
+            body = body.replace(brk, "")
+    for junk in ich.strip_chars:
+        if junk not in _LINE_BREAKS and junk != term:
+            body = body.replace(term + junk, term)
+    if " " + term in body or term + " " in body:
+        body = re.sub(" *" + re.escape(term) + " *", term, body)
+    doubled = term + term
+    while doubled in body:
+        body = body.replace(doubled, term)
+    return body.strip(term)
+
+
+def count_segments(body: str, term: str) -> int:
+    return body.count(term) + 1 if body else 0
