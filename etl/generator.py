@@ -1938,8 +1938,11 @@ SAMPLE_FILES: tuple[dict[str, object], ...] = (
 )
 
 
-def write_samples(out_dir: str | Path, seed: int | str = SAMPLE_SEED) -> BatchTruth:
-    """Write the bundled sample files and their ``TRUTH.json`` into ``out_dir``."""
+def write_samples(out_dir: str | Path, seed: int | str = SAMPLE_SEED,
+                  truth_file: str | Path | None = None) -> BatchTruth:
+    """Write the bundled sample files into ``out_dir`` and their truth beside that folder
+    (``TRUTH.json`` next to it, unless ``truth_file`` says where): the inbox itself holds
+    only 835 files, as a real one would."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     truth = BatchTruth(seed=seed)
@@ -1948,7 +1951,8 @@ def write_samples(out_dir: str | Path, seed: int | str = SAMPLE_SEED) -> BatchTr
         (out / generated.name).write_bytes(generated.content)
         truth.add(generated.truth)
     text = json.dumps(truth.to_dict(), indent=2) + "\n"
-    (out / "TRUTH.json").write_text(text, encoding="utf-8")
+    truth_path = Path(truth_file) if truth_file else out.parent / "TRUTH.json"
+    truth_path.write_text(text, encoding="utf-8")
     return truth
 
 

@@ -29,6 +29,7 @@ from etl.generator import Delimiters, generate_batch, generate_file, write_sampl
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_data" / "era"
+SAMPLE_TRUTH = ROOT / "sample_data" / "TRUTH.json"
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 
@@ -748,12 +749,12 @@ def test_cli_prints_the_truth_summary(tmp_path: Path) -> None:
 
 
 def test_bundled_samples_are_what_the_generator_writes(tmp_path: Path) -> None:
-    truth = write_samples(tmp_path)
+    truth = write_samples(tmp_path / "era")
     committed = sorted(p.name for p in SAMPLES.iterdir())
-    assert committed == sorted(p.name for p in tmp_path.iterdir())
+    assert committed == sorted(p.name for p in (tmp_path / "era").iterdir())
     for name in committed:
-        assert (SAMPLES / name).read_bytes() == (tmp_path / name).read_bytes(), name
-    assert json.loads((SAMPLES / "TRUTH.json").read_text()) == truth.to_dict()
+        assert (SAMPLES / name).read_bytes() == (tmp_path / "era" / name).read_bytes(), name
+    assert json.loads(SAMPLE_TRUTH.read_text()) == truth.to_dict()
 
 
 def test_bundled_truth_equals_a_naive_reading() -> None:
@@ -762,7 +763,7 @@ def test_bundled_truth_equals_a_naive_reading() -> None:
         check_envelopes(parsed)
         check_balances(parsed)
         check_sequestration(parsed)
-    assert_truth_matches(files, json.loads((SAMPLES / "TRUTH.json").read_text()))
+    assert_truth_matches(files, json.loads(SAMPLE_TRUTH.read_text()))
 
 
 def sample_coverage(files: list[ParsedFile]) -> dict[str, bool]:
