@@ -82,11 +82,12 @@ def _stage_check(args, wh, data_dir: Path, run_id: str):
     from etl.checks import run_checks
 
     summary = run_checks(wh, run_id=run_id, docs_dir=Path(args.docs_dir or data_dir / "docs"))
-    print(f"check: {summary.passed} passed, {summary.failed} failed")
+    print(f"check: {summary.passed} passed, {summary.failed} failed, "
+          f"{summary.warnings} warnings")
     for r in summary.results:
-        if not r.success:
-            print(f"  FAILED {r.suite_name}.{r.expectation_name}: {r.unexpected_count} rows, "
-                  f"${r.unexpected_amount:,.2f}")
+        if r.status != "passed":
+            print(f"  {r.status.upper():8} {r.suite_name}.{r.expectation_name}: "
+                  f"{r.unexpected_count} rows, ${r.unexpected_amount:,.2f}")
     return (EXIT_OK if summary.success else EXIT_PROBLEMS), summary
 
 

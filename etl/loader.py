@@ -18,6 +18,7 @@ import csv
 import hashlib
 import io
 import logging
+import re
 import shutil
 import uuid
 import zipfile
@@ -42,17 +43,28 @@ LOADED = "loaded"
 REJECTED = "rejected"
 SKIPPED = "skipped"
 
-# Money elements the marts cast to decimal(18,2): (segment, element, required).
+# Numbers the marts cast to decimal(18,2): (segment, element, required, is money).
+# Money must not round in that cast; quantities (units) may.
 _MONEY = [
-    ("BPR", 2, True), ("CLP", 3, True), ("CLP", 4, True), ("CLP", 5, False),
-    ("SVC", 2, False), ("SVC", 3, False), ("SVC", 5, False), ("SVC", 7, False),
-    ("AMT", 2, True), ("QTY", 2, False),
+    ("BPR", 2, True, True), ("CLP", 3, True, True), ("CLP", 4, True, True),
+    ("CLP", 5, False, True), ("SVC", 2, False, True), ("SVC", 3, False, True),
+    ("SVC", 5, False, False), ("SVC", 7, False, False), ("AMT", 2, True, True),
+    ("QTY", 2, False, False),
 ]
 # CAS: amount of each triplet is required when its reason code is present.
 _CAS_TRIPLETS = [(2 + 3 * k, 3 + 3 * k, 4 + 3 * k) for k in range(6)]
 # PLB: PLB03/04 ... PLB13/14, reason composite then amount.
 _PLB_PAIRS = [(3 + 2 * k, 4 + 2 * k) for k in range(6)]
-_DECIMAL = r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
+# An X12 decimal (R): an optional minus, digits with an optional decimal point, at
+# least one digit. The marts cast to decimal(18,2), so at most 15 significant digits
+# before the point (999...9.995 rounds up and must still fit); more decimals round.
+_DECIMAL = r"-?((0*[1-9][0-9]{0,14}|0+)(\.[0-9]*)?|\.[0-9]+)"
+# Money: the same, with no more than two decimal places that are not zero, so that the
+# cast keeps every cent (100.005 would silently become 100.01).
+_AMOUNT = r"-?((0*[1-9][0-9]{0,14}|0+)(\.[0-9]{0,2}0*)?|\.[0-9]{1,2}0*)"
+# Elements of a CAS with six triplets (CAS01-19) and of a PLB with six pairs (PLB01-14).
+_CAS_MAX_ELEMENTS = 19
+_PLB_MAX_ELEMENTS = 14
 
 
 @dataclass
@@ -98,9 +110,30 @@ class _Source:
 
 
 class _Rejection(Exception):
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, segment_pos: int | None = None,
+                 segment_id: str | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.segment_pos = segment_pos
+        self.segment_id = segment_id
+
+
+_SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
+
+
+def _place(segment_pos: int | None, segment_id: str | None) -> str:
+    """``segment 12 (CLP): `` for a rejection reason. The id is shown only when it is
+    a well-formed segment id: anything else may be content (a name on a stray line)."""
+    if segment_pos is None:
+        return ""
+    if segment_id and _SEGMENT_ID.fullmatch(segment_id):
+        return f"segment {segment_pos} ({segment_id}): "
+    return f"segment {segment_pos}: "
+
+
+def _one_line(name: str) -> str:
+    """A file name as it may appear in a one-line reason."""
+    return "".join(c if c.isprintable() else "?" for c in name)
 
 
 # --------------------------------------------------------------------------- dialects
@@ -125,6 +158,9 @@ class _Dialect:
 
     def trim(self, s: str, chars: str) -> str:
         return f"trim({s}, {chars})" if self.kind == "duckdb" else f"btrim({s}, {chars})"
+
+    def length(self, array: str) -> str:
+        return f"len({array})" if self.kind == "duckdb" else f"cardinality({array})"
 
     def matches(self, x: str, pattern: str) -> str:
         if self.kind == "duckdb":
@@ -191,6 +227,11 @@ DDL = [
 _PG_INDEXES = [
     "create index if not exists segments_file_idx on raw.segments (file_id)",
     "create index if not exists findings_file_idx on raw.file_findings (file_id)",
+    # the duplicate-payment lookups (partial: a few rows per transaction)
+    "create index if not exists segments_trace_idx on raw.segments ((elements[3]), "
+    "(elements[2])) where segment_id = 'TRN'",
+    "create index if not exists segments_envelope_idx on raw.segments (isa13, st02) "
+    "where segment_id = 'ST'",
 ]
 
 
@@ -342,26 +383,45 @@ def _structure_problems_sql(d: _Dialect) -> str:
          "'ST before the previous transaction ended (its SE is missing)'"),
     ]
 
-    def number_rule(seg: str, idx: int, required: str, applies: str = "true") -> None:
+    def number_rule(seg: str, idx: int, required: str, money: bool) -> None:
         expr = f"elements[{idx}]"
         name = f"{seg}{idx:02d}"
+        pattern = _AMOUNT if money else _DECIMAL
         bad = (f"(coalesce({expr}, '') = '' and {required}) or (coalesce({expr}, '') <> '' "
-               f"and not ({d.matches(expr, _DECIMAL)} and length({expr}) <= 18))")
+               f"and not {d.matches(expr, pattern)})")
         rules.append((
-            f"segment_id = '{seg}' and transaction_set = '835' and ({applies}) and ({bad})",
+            f"segment_id = '{seg}' and transaction_set = '835' and ({bad})",
             f"case when coalesce({expr}, '') = '' then '{name} is missing' "
-            f"else '{name} is not a number' end",
+            f"when not {d.matches(expr, _DECIMAL)} then '{name} is not a number' "
+            f"else '{name} has more than two decimal places' end",
         ))
 
-    for seg, idx, required in _MONEY:
-        number_rule(seg, idx, "true" if required else "false")
+    def sent(idx: int) -> str:
+        return f"coalesce(elements[{idx}], '') <> ''"
+
+    for seg, idx, required, money in _MONEY:
+        number_rule(seg, idx, "true" if required else "false", money)
+    # A CAS or PLB amount is required when its reason code is there, and checked
+    # whenever it is there: the marts cast every amount they find. Beyond six
+    # triplets (pairs), or without a reason code, the marts could not place an amount:
+    # the file is rejected rather than loaded with money the marts would drop.
+    rules.append((f"segment_id = 'CAS' and transaction_set = '835' "
+                  f"and {d.length('elements')} > {_CAS_MAX_ELEMENTS}",
+                  "'CAS has more than six adjustment triplets'"))
+    rules.append((f"segment_id = 'PLB' and transaction_set = '835' "
+                  f"and {d.length('elements')} > {_PLB_MAX_ELEMENTS}",
+                  "'PLB has more than six adjustment pairs'"))
     for reason, amount, qty in _CAS_TRIPLETS:
-        present = f"coalesce(elements[{reason}], '') <> ''"
-        number_rule("CAS", amount, present, present)
-        number_rule("CAS", qty, "false", present)
+        number_rule("CAS", amount, sent(reason), True)
+        number_rule("CAS", qty, "false", False)
+        rules.append((f"segment_id = 'CAS' and transaction_set = '835' and not {sent(reason)} "
+                      f"and ({sent(amount)} or {sent(qty)})",
+                      f"'CAS{amount:02d} has no reason code (CAS{reason:02d})'"))
     for reason, amount in _PLB_PAIRS:
-        present = f"coalesce(elements[{reason}], '') <> ''"
-        number_rule("PLB", amount, present, present)
+        number_rule("PLB", amount, sent(reason), True)
+        rules.append((f"segment_id = 'PLB' and transaction_set = '835' and not {sent(reason)} "
+                      f"and {sent(amount)}",
+                      f"'PLB{amount:02d} has no reason code (PLB{reason:02d})'"))
     for seg in ("CLP", "SVC", "CAS"):
         rules.append((f"segment_id = '{seg}' and transaction_set = '835' and claim_seq is null",
                       f"'{seg} outside a claim'"))
@@ -467,6 +527,75 @@ def _findings_sql(d: _Dialect) -> str:
     """
 
 
+def _duplicate_payment_sql(d: _Dialect) -> str:
+    """Transactions of this file that pay what a file loaded before already paid: the
+    same trace (TRN03 payer id + TRN02 check or EFT number) or the same envelope
+    (ISA06 sender + ISA13 + ST02). One finding per transaction, on its TRN (its ST
+    when it has none), naming the earliest such file. Two parameters: this file's id,
+    twice. Copies inside one file are not compared (see the README's limitations)."""
+    p = d.param
+    return f"""
+    with txn as (
+        select transaction_seq, min(segment_pos) as st_pos, max(interchange_seq) as ich,
+               max(isa13) as isa13, max(st02) as st02
+        from _seg where transaction_set = '835' and transaction_seq is not null
+        group by transaction_seq
+    ),
+    trn as (
+        select transaction_seq, min(segment_pos) as trn_pos,
+               min(elements[2]) as trn02, min(elements[3]) as trn03
+        from _seg where segment_id = 'TRN' and transaction_set = '835'
+        group by transaction_seq
+    ),
+    isa as (
+        select interchange_seq, trim(elements[6]) as isa06 from _seg where segment_id = 'ISA'
+    ),
+    mine as (
+        select t.transaction_seq, coalesce(r.trn_pos, t.st_pos) as pos,
+               case when r.trn_pos is null then 'ST' else 'TRN' end as seg,
+               r.trn02, r.trn03, i.isa06, t.isa13, t.st02
+        from txn t
+        left join trn r on r.transaction_seq = t.transaction_seq
+        left join isa i on i.interchange_seq = t.ich
+    ),
+    by_trace as (
+        select m.pos, m.seg, 1 as rule, o.file_id, o.transaction_seq
+        from mine m
+        join raw.segments o
+          on o.segment_id = 'TRN' and o.transaction_set = '835'
+         and o.elements[2] = m.trn02 and o.elements[3] = m.trn03
+        where m.trn02 <> '' and m.trn03 <> '' and o.file_id <> {p}
+    ),
+    st_match as (
+        select m.pos, m.seg, m.isa06, o.file_id, o.transaction_seq, o.interchange_seq
+        from mine m
+        join raw.segments o
+          on o.segment_id = 'ST' and o.transaction_set = '835'
+         and o.isa13 = m.isa13 and o.st02 = m.st02
+        where m.isa06 is not null and o.file_id <> {p}
+    ),
+    by_envelope as (
+        select s.pos, s.seg, 2 as rule, s.file_id, s.transaction_seq
+        from st_match s
+        join raw.segments i
+          on i.file_id = s.file_id and i.interchange_seq = s.interchange_seq
+         and i.segment_id = 'ISA' and trim(i.elements[6]) = s.isa06
+    ),
+    ranked as (
+        select h.*, row_number() over (
+            partition by h.pos
+            order by h.rule, f.loaded_at, h.file_id, h.transaction_seq) as rn
+        from (select * from by_trace union all select * from by_envelope) h
+        join raw.file_manifest f on f.file_id = h.file_id and f.status = 'loaded'
+    )
+    select pos, seg, 'DUPLICATE_PAYMENT',
+           case when rule = 1 then 'same TRN03+TRN02' else 'same ISA06+ISA13+ST02' end
+           || ' as transaction ' || transaction_seq || ' of file ' || file_id
+    from ranked where rn = 1
+    order by pos
+    """
+
+
 _SEGMENT_COLUMNS = (
     "file_id, segment_pos, interchange_seq, group_seq, transaction_seq, isa13, gs06, st02, "
     "transaction_set, loop_id, header_seq, claim_seq, line_seq, segment_id, elements, "
@@ -513,7 +642,7 @@ def _validate(con, d: _Dialect) -> None:
     row = cur.fetchone()
     if row:
         pos, seg_id, problem = row
-        raise _Rejection(f"segment {pos} ({seg_id}): {problem}")
+        raise _Rejection(problem, pos, seg_id)
 
     cur.execute(
         "select max(st_count), max(se_count), "
@@ -525,11 +654,16 @@ def _validate(con, d: _Dialect) -> None:
     if (st or 0) > (se or 0):
         cur.execute(f"select max(segment_pos) from _seg where segment_id = 'ST' "
                     f"and st_count = {int(st)}")
-        raise _Rejection(f"segment {cur.fetchone()[0]} (ST): truncated: the transaction "
-                         f"has no SE")
+        raise _Rejection("truncated: the transaction has no SE", cur.fetchone()[0], "ST")
     if not n835:
-        found = f" (found {other})" if other and other.isalnum() else ""
-        raise _Rejection(f"no 835 transaction in the file{found}")
+        cur.execute("select min(segment_pos) from _seg where segment_id = 'ST'")
+        first_st = cur.fetchone()[0]
+        if first_st is None:
+            cur.execute("select segment_id from _seg where segment_pos = 1")
+            raise _Rejection("no 835 transaction in the file (no ST segment)", 1,
+                             cur.fetchone()[0])
+        found = f" (found {other})" if other and other.isdigit() and len(other) == 3 else ""
+        raise _Rejection(f"no 835 transaction in the file{found}", first_st, "ST")
 
     cur.execute(_dates_sql())
     bad = []
@@ -542,7 +676,8 @@ def _validate(con, d: _Dialect) -> None:
             bad.append((pos, seg_id))
     if bad:
         pos, seg_id = min(bad)
-        raise _Rejection(f"segment {pos} ({seg_id}): date is not a valid CCYYMMDD")
+        element = "DTM02" if seg_id == "DTM" else "BPR16"
+        raise _Rejection(f"{element} is not a valid CCYYMMDD date", pos, seg_id)
 
 
 def _commit_file(con, d: _Dialect, src: _Source, file_id: str, run_id: str,
@@ -553,19 +688,28 @@ def _commit_file(con, d: _Dialect, src: _Source, file_id: str, run_id: str,
                 f"select {_SEGMENT_COLUMNS} from _seg")
     cur.execute(_findings_sql(d))
     findings = cur.fetchall()
+    cur.execute(_duplicate_payment_sql(d), (file_id, file_id))
+    findings += cur.fetchall()
     if findings:
         cur.executemany(
             f"insert into raw.file_findings values ({p}, {p}, {p}, {p}, {p})",
             [(file_id, *f) for f in findings],
         )
     cur.execute(
-        "select count(distinct interchange_seq), "
+        "select sum(case when segment_id = 'ISA' then 1 else 0 end), "
         "count(distinct case when transaction_set = '835' then transaction_seq end), "
         "sum(case when segment_id = 'CLP' and transaction_set = '835' then 1 else 0 end), "
         "count(*), "
-        "min(case when segment_id = 'GS' then elements[8] end) from _seg"
+        "min(case when segment_id = 'ST' and transaction_set = '835' then group_seq end) "
+        "from _seg"
     )
-    n_ich, n_txn, n_clp, n_seg, version = cur.fetchone()
+    n_ich, n_txn, n_clp, n_seg, first_group = cur.fetchone()
+    version = None
+    if first_group is not None:  # GS08 of the group that holds the first 835
+        cur.execute(f"select elements[8] from _seg where segment_id = 'GS' "
+                    f"and group_seq = {int(first_group)}")
+        row = cur.fetchone()
+        version = row[0] if row else None
     cur.execute(
         f"insert into raw.file_manifest (file_id, file_name, source_uri, size_bytes, "
         f"received_at, loaded_at, status, error, quarantine_path, interchange_count, "
@@ -649,7 +793,8 @@ def _expand(path: Path, uri: str) -> tuple[list[_Source], str | None]:
     except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
         return [], f"zip archive cannot be read ({type(exc).__name__})"
     if not sources:
-        return [], f"zip archive holds no 835 file ({len(members)} members)"
+        n = len(members)
+        return [], f"zip archive holds no X12 file ({n} member{'' if n == 1 else 's'})"
     return sources, None
 
 
@@ -685,7 +830,8 @@ def ingest_paths(
                 sources = []
                 report.results.append(
                     _reject(con, d, archive, _sha256(archive.data), run_id, got,
-                            f"{path.name}: {zip_reason}", quarantine_dir, move_rejected))
+                            f"{_one_line(path.name)}: {zip_reason}", quarantine_dir,
+                            move_rejected))
             for src in sources:
                 result = _ingest_one(con, d, src, run_id, got, quarantine_dir, move_rejected)
                 report.results.append(result)
@@ -732,15 +878,10 @@ def _ingest_one(con, d: _Dialect, src: _Source, run_id: str, got: datetime,
         interchanges = split_interchanges(decode(src.data))
         _stage(con, d, file_id, interchanges)
         _validate(con, d)
-    except X12FormatError as exc:
+    except (X12FormatError, _Rejection) as exc:
         con.rollback()
-        where = f"segment {exc.segment_pos}: " if exc.segment_pos else ""
-        return _reject(con, d, src, file_id, run_id, got, f"{src.name}: {where}{exc.reason}",
-                       quarantine_dir, move)
-    except _Rejection as exc:
-        con.rollback()
-        return _reject(con, d, src, file_id, run_id, got, f"{src.name}: {exc.reason}",
-                       quarantine_dir, move)
+        reason = f"{_one_line(src.name)}: {_place(exc.segment_pos, exc.segment_id)}{exc.reason}"
+        return _reject(con, d, src, file_id, run_id, got, reason, quarantine_dir, move)
 
     try:
         result = _commit_file(con, d, src, file_id, run_id, got)

@@ -83,6 +83,7 @@ class Summary:
     review_queue_at_stake: Decimal = Decimal("0.00")
     checks_passed: int = 0
     checks_failed: int = 0
+    checks_warned: int = 0
     docs_path: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -95,7 +96,8 @@ class Summary:
             f"sequestration (CO-253)    ${self.total_sequestration:,.2f}",
             f"claims in review queue    {self.review_queue_claims}"
             f" (${self.review_queue_at_stake:,.2f} at stake)",
-            f"data-quality checks       {self.checks_passed} passed, {self.checks_failed} failed",
+            f"data-quality checks       {self.checks_passed} passed, {self.checks_failed} failed,"
+            f" {self.checks_warned} warnings",
         ]
         if self.docs_path:
             out.append(f"Data Docs                 {self.docs_path}")
@@ -134,8 +136,11 @@ def summarize(wh: Warehouse, run_id: str | None = None, docs_path: str | None = 
     where = f"where run_id = '{run_id}'" if run_id and "'" not in run_id else (
         "where run_id = (select max(run_id) from dq.check_results "
         "where checked_at = (select max(checked_at) from dq.check_results))")
-    row = _one(wh, "select sum(case when success then 1 else 0 end), "
-                   f"sum(case when success then 0 else 1 end) from dq.check_results {where}")
+    row = _one(wh, "select sum(case when status = 'passed' then 1 else 0 end), "
+                   "sum(case when status in ('failed', 'error') then 1 else 0 end), "
+                   "sum(case when status = 'warning' then 1 else 0 end) "
+                   f"from dq.check_results {where}")
     if row:
         s.checks_passed, s.checks_failed = int(row[0] or 0), int(row[1] or 0)
+        s.checks_warned = int(row[2] or 0)
     return s

@@ -1,0 +1,26 @@
+-- DTM in loop 2110: 472 (service date), 150 (service period start),
+-- 151 (service period end).
+with
+
+segments as (
+
+    select * from {{ ref('stg_era__segments') }}
+
+),
+
+dtm as (
+
+    select
+        service_line_id,
+        claim_id,
+        segment_pos,
+        e01 as date_qualifier,
+        {{ x12_date('e02') }} as date_value
+
+    from segments
+    where segment_id = 'DTM'
+        and loop_id = '2110'
+
+)
+
+select * from dtm
