@@ -99,18 +99,19 @@ class Warehouse:
 
     def query(self, sql: str, params: tuple | list | None = None) -> list[tuple]:
         """Run one read query and return all rows."""
-        with self.connect(read_only=self.kind == "duckdb" and self.path.exists()) as con:
-            cur = con.cursor()
+        # Read-write even for reads: DuckDB refuses a read-only connection to a file that
+        # this process (an in-process dbt run, say) already holds read-write.
+        with self.connect() as con:
+            cur = con if self.kind == "duckdb" else con.cursor()
             cur.execute(sql, params or ())
-            rows = cur.fetchall()
-            return rows
+            return cur.fetchall()
 
     def frame(self, sql: str):
         """Run one read query and return a pandas DataFrame (Decimal money stays Decimal)."""
         import pandas as pd
 
-        with self.connect(read_only=self.kind == "duckdb" and self.path.exists()) as con:
-            cur = con.cursor()
+        with self.connect() as con:
+            cur = con if self.kind == "duckdb" else con.cursor()
             cur.execute(sql)
             cols = [d[0] for d in cur.description]
             return pd.DataFrame(cur.fetchall(), columns=cols)

@@ -12,7 +12,6 @@ import json
 import logging
 import subprocess
 import sys
-import uuid
 from decimal import Decimal as D
 from pathlib import Path
 
