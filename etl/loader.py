@@ -375,68 +375,96 @@ def _segment_sql(d: _Dialect, file_param: str) -> list[str]:
 
 
 def _structure_problems_sql(d: _Dialect) -> str:
-    """The first problem that makes a file unloadable, found in one pass."""
-    rules = [
-        (f"not {d.matches('segment_id', '[A-Z][A-Z0-9]{1,2}')}", "'invalid segment id'"),
-        ("segment_id = 'SE' and se_count > st_count", "'SE without a matching ST'"),
-        ("segment_id = 'ST' and st_count - 1 > se_count",
-         "'ST before the previous transaction ended (its SE is missing)'"),
-    ]
+    """The first problem that makes a file unloadable, by position (then by rule).
 
-    def number_rule(seg: str, idx: int, required: str, money: bool) -> None:
-        expr = f"elements[{idx}]"
-        name = f"{seg}{idx:02d}"
-        pattern = _AMOUNT if money else _DECIMAL
-        bad = (f"(coalesce({expr}, '') = '' and {required}) or (coalesce({expr}, '') <> '' "
-               f"and not {d.matches(expr, pattern)})")
-        rules.append((
-            f"segment_id = '{seg}' and transaction_set = '835' and ({bad})",
-            f"case when coalesce({expr}, '') = '' then '{name} is missing' "
-            f"when not {d.matches(expr, _DECIMAL)} then '{name} is not a number' "
-            f"else '{name} has more than two decimal places' end",
-        ))
-
-    def sent(idx: int) -> str:
-        return f"coalesce(elements[{idx}], '') <> ''"
-
+    The number rules are rows of a small table joined to the segments, so that the
+    query holds two regular expressions rather than one per element: planning a
+    query with sixty of them cost more than running it on a small file.
+    """
+    numbers, orphans, prio = [], [], 10
     for seg, idx, required, money in _MONEY:
-        number_rule(seg, idx, "true" if required else "false", money)
+        numbers.append((prio, seg, idx, 0, required, money))
+        prio += 1
     # A CAS or PLB amount is required when its reason code is there, and checked
     # whenever it is there: the marts cast every amount they find. Beyond six
     # triplets (pairs), or without a reason code, the marts could not place an amount:
     # the file is rejected rather than loaded with money the marts would drop.
-    rules.append((f"segment_id = 'CAS' and transaction_set = '835' "
-                  f"and {d.length('elements')} > {_CAS_MAX_ELEMENTS}",
-                  "'CAS has more than six adjustment triplets'"))
-    rules.append((f"segment_id = 'PLB' and transaction_set = '835' "
-                  f"and {d.length('elements')} > {_PLB_MAX_ELEMENTS}",
-                  "'PLB has more than six adjustment pairs'"))
     for reason, amount, qty in _CAS_TRIPLETS:
-        number_rule("CAS", amount, sent(reason), True)
-        number_rule("CAS", qty, "false", False)
-        rules.append((f"segment_id = 'CAS' and transaction_set = '835' and not {sent(reason)} "
-                      f"and ({sent(amount)} or {sent(qty)})",
-                      f"'CAS{amount:02d} has no reason code (CAS{reason:02d})'"))
+        numbers.append((prio, "CAS", amount, reason, True, True))
+        numbers.append((prio + 1, "CAS", qty, 0, False, False))
+        orphans.append((prio + 2, "CAS", amount, reason, qty))
+        prio += 3
     for reason, amount in _PLB_PAIRS:
-        number_rule("PLB", amount, sent(reason), True)
-        rules.append((f"segment_id = 'PLB' and transaction_set = '835' and not {sent(reason)} "
-                      f"and {sent(amount)}",
-                      f"'PLB{amount:02d} has no reason code (PLB{reason:02d})'"))
-    for seg in ("CLP", "SVC", "CAS"):
-        rules.append((f"segment_id = '{seg}' and transaction_set = '835' and claim_seq is null",
-                      f"'{seg} outside a claim'"))
+        numbers.append((prio, "PLB", amount, reason, True, True))
+        orphans.append((prio + 1, "PLB", amount, reason, 0))
+        prio += 2
 
-    cases = "\n".join(f"            when {cond} then {text}" for cond, text in rules)
+    def values(rows: list[tuple]) -> str:
+        def lit(v) -> str:
+            return f"'{v}'" if isinstance(v, str) else str(v).lower()
+
+        return ", ".join("(" + ", ".join(lit(v) for v in row) + ")" for row in rows)
+
+    def name(seg: str, idx: str) -> str:
+        return f"{seg} || lpad(cast({idx} as varchar), 2, '0')"
+
     return f"""
-    select segment_pos, segment_id, problem from (
-        select segment_pos, segment_id,
-            case
-{cases}
+    with number_rules(prio, seg, idx, reason_idx, required, money) as (
+        values {values(numbers)}
+    ),
+    orphan_rules(prio, seg, idx, reason_idx, qty_idx) as (
+        values {values(orphans)}
+    ),
+    numbers as (
+        select s.segment_pos, s.segment_id, r.prio, r.seg, r.idx, r.money,
+               coalesce(s.elements[r.idx], '') as v,
+               case when r.reason_idx = 0 then r.required
+                    else coalesce(s.elements[r.reason_idx], '') <> '' end as required
+        from _seg s join number_rules r on r.seg = s.segment_id
+        where s.transaction_set = '835'
+    ),
+    bad_numbers as (
+        select segment_pos, segment_id, prio, {name('seg', 'idx')} || case
+                   when v = '' then ' is missing'
+                   when not {d.matches('v', _DECIMAL)} then ' is not a number'
+                   else ' has more than two decimal places' end as problem
+        from numbers
+        where (v = '' and required)
+           or (v <> '' and not (case when money then {d.matches('v', _AMOUNT)}
+                                     else {d.matches('v', _DECIMAL)} end))
+    ),
+    orphans as (
+        select s.segment_pos, s.segment_id, o.prio,
+               {name('o.seg', 'o.idx')} || ' has no reason code ('
+               || {name('o.seg', 'o.reason_idx')} || ')' as problem
+        from _seg s join orphan_rules o on o.seg = s.segment_id
+        where s.transaction_set = '835' and coalesce(s.elements[o.reason_idx], '') = ''
+          and (coalesce(s.elements[o.idx], '') <> ''
+               or (o.qty_idx > 0 and coalesce(s.elements[o.qty_idx], '') <> ''))
+    ),
+    shape as (
+        select segment_pos, segment_id, 0 as prio, case
+            when not {d.matches('segment_id', '[A-Z][A-Z0-9]{1,2}')} then 'invalid segment id'
+            when segment_id = 'SE' and se_count > st_count then 'SE without a matching ST'
+            when segment_id = 'ST' and st_count - 1 > se_count
+                then 'ST before the previous transaction ended (its SE is missing)'
+            when segment_id = 'CAS' and transaction_set = '835'
+                 and {d.length('elements')} > {_CAS_MAX_ELEMENTS}
+                then 'CAS has more than six adjustment triplets'
+            when segment_id = 'PLB' and transaction_set = '835'
+                 and {d.length('elements')} > {_PLB_MAX_ELEMENTS}
+                then 'PLB has more than six adjustment pairs'
+            when segment_id in ('CLP', 'SVC', 'CAS') and transaction_set = '835'
+                 and claim_seq is null then segment_id || ' outside a claim'
             end as problem
         from _seg
+    )
+    select segment_pos, segment_id, problem from (
+        select * from shape where problem is not null
+        union all select * from bad_numbers
+        union all select * from orphans
     ) p
-    where problem is not null
-    order by segment_pos
+    order by segment_pos, prio
     limit 1
     """
 
@@ -458,10 +486,10 @@ def _dates_sql() -> str:
 
 def _findings_sql(d: _Dialect) -> str:
     """Envelope findings: the file still loads; each problem is recorded with its place."""
-    num = d.matches("{x}", "[0-9]+")
+    num = d.matches("{x}", "[0-9]{1,18}")  # what fits a bigint; longer is "nothing"
 
     def as_int(x: str) -> str:
-        return f"case when {num.format(x=x)} then cast({x} as bigint) end"
+        return f"case when {num.replace('{x}', x)} then cast({x} as bigint) end"
 
     return f"""
     with txn as (
@@ -858,6 +886,18 @@ def _reject(con, d, src, file_id, run_id, got, reason, quarantine_dir, move) -> 
     return FileResult(file_id, src.name, REJECTED, reason)
 
 
+def _usable(con) -> bool:
+    """Whether the connection still answers (a database error on one file's data) or
+    not (the server went away: the run must stop, not reject every file)."""
+    try:
+        cur = _cursor(con)
+        cur.execute("select 1")
+        cur.fetchone()
+        return True
+    except Exception:
+        return False
+
+
 def _already_seen(con, d: _Dialect, file_id: str) -> str | None:
     cur = _cursor(con)
     cur.execute(f"select status from raw.file_manifest where file_id = {d.param}", (file_id,))
@@ -873,25 +913,30 @@ def _ingest_one(con, d: _Dialect, src: _Source, run_id: str, got: datetime,
         log.info("file %s (%s) already %s; skipped", file_id[:12], src.name, seen)
         return FileResult(file_id, src.name, SKIPPED, f"already {seen}")
 
+    name = _one_line(src.name)
     _begin(con, d)
     try:
         interchanges = split_interchanges(decode(src.data))
         _stage(con, d, file_id, interchanges)
         _validate(con, d)
+        result = _commit_file(con, d, src, file_id, run_id, got)
+        _cursor(con).execute("drop table if exists _seg")
+        con.commit()
     except (X12FormatError, _Rejection) as exc:
         con.rollback()
-        reason = f"{_one_line(src.name)}: {_place(exc.segment_pos, exc.segment_id)}{exc.reason}"
+        reason = f"{name}: {_place(exc.segment_pos, exc.segment_id)}{exc.reason}"
         return _reject(con, d, src, file_id, run_id, got, reason, quarantine_dir, move)
-
-    try:
-        result = _commit_file(con, d, src, file_id, run_id, got)
-        con.commit()
-    except Exception:
+    except Exception as exc:
         con.rollback()
-        raise
-    finally:
-        cur = _cursor(con)
-        cur.execute("drop table if exists _seg")
+        if not _usable(con):
+            raise
+        # A file this loader has a bug with: it is rejected and the batch goes on. The
+        # database's message is left out: it may quote the file's content.
+        log.error("file %s (%s): unexpected %s while loading; rejected",
+                  file_id[:12], name, type(exc).__name__)
+        reason = (f"{name}: the loader failed on this file ({type(exc).__name__}); "
+                  f"nothing of it was loaded")
+        return _reject(con, d, src, file_id, run_id, got, reason, quarantine_dir, move)
     log.info("file %s (%s) loaded: %d segments, %d claims, %d findings",
              file_id[:12], src.name, result.segments, result.claims, result.findings)
     return result

@@ -68,6 +68,7 @@ class Interchange:
     strip_chars: str  # characters removed from both ends of every cut segment
     body: str  # the interchange text, cut on ``segment_term`` gives its segments
     first_segment_pos: int  # position of its ISA (or first ST) in the file
+    tidy: bool = False  # body holds no layout any more (``clean_body`` returns it as is)
 
 
 def decode(data: bytes) -> str:
@@ -98,7 +99,9 @@ def _skip_between(text: str, pos: int) -> int:
 
 
 def _drop_line_breaks(text: str) -> str:
-    return text.replace("\r", "").replace("\n", "")
+    if "\r" in text:
+        text = text.replace("\r", "")
+    return text.replace("\n", "") if "\n" in text else text
 
 
 def _blank_chars(term: str, strip: str) -> str:
@@ -132,7 +135,10 @@ def _tidy(body: str, term: str, strip: str) -> str:
     segment are kept: they are data. Only ``str.replace`` and ``in``, which run in C;
     a body with nothing to remove costs a few scans."""
     before, after = _layout_chars(term, strip)
-    pairs = [c + term for c in before] + [term + c for c in after] + [term + term]
+    # a character that is nowhere in the body cannot be layout: one fast scan for it
+    # spares the slower scan for a pair that starts with the (frequent) terminator
+    pairs = [c + term for c in before if c in body]
+    pairs += [term + c for c in after if c in body] + [term + term]
     changed = True
     while changed:
         changed = False
@@ -140,13 +146,19 @@ def _tidy(body: str, term: str, strip: str) -> str:
             while pair in body:
                 body = body.replace(pair, term)
                 changed = True
-    return body.lstrip(after + term).rstrip(before + term)
+    if body[:1] in after + term and body:
+        body = body.lstrip(after + term)
+    if body[-1:] in before + term and body:
+        body = body.rstrip(before + term)
+    return body
 
 
 def clean_body(ich: Interchange) -> str:
     """The interchange's body, tidy: cut on the terminator it gives exactly its
     segments, none of them blank. Bodies from ``split_interchanges`` are tidy already;
-    this checks (a few scans in C) and tidies any other."""
+    any other is tidied here (a few scans in C)."""
+    if ich.tidy:
+        return ich.body
     return _tidy(ich.body, ich.segment_term, ich.strip_chars)
 
 
@@ -286,7 +298,8 @@ def split_interchanges(text: str) -> list[Interchange]:
             if term not in _LINE_BREAKS:
                 body = _drop_line_breaks(body)
             body = _tidy(body, term, _LINE_BREAKS)
-            return [Interchange(0, elem, component, None, term, _LINE_BREAKS, body, 1)]
+            return [Interchange(0, elem, component, None, term, _LINE_BREAKS, body, 1,
+                                tidy=True)]
         raise X12FormatError("not X12: the file does not start with ISA or ST", 1)
 
     result: list[Interchange] = []
@@ -304,12 +317,12 @@ def split_interchanges(text: str) -> list[Interchange]:
         isa = _read_isa(text, pos, idx, next_pos)
         end = _interchange_end(text, pos, idx, isa, k, next_pos)
 
-        body = text[pos:end]
+        body = text[pos:end - 1] if text[end - 1] == isa.term else text[pos:end]
         if isa.term not in _LINE_BREAKS:
             body = _drop_line_breaks(body)
         body = _tidy(body, isa.term, isa.strip)
         result.append(Interchange(k, isa.elem, isa.component, isa.repetition, isa.term,
-                                  isa.strip, body, next_pos))
+                                  isa.strip, body, next_pos, tidy=True))
         next_pos += count_segments(body, isa.term)
 
         pos = _skip_between(text, end)

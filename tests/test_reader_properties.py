@@ -21,7 +21,7 @@ from readerkit import findings, ingest, isa, metrics, release, restyle, segments
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = int(os.environ.get("ERAFLOW_PROPERTY_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("ERAFLOW_PROPERTY_EXAMPLES", "20"))
 # Characters that may be delimiters: never in the data below (A-Z, 0-9, space, '.', '-').
 SEPARATORS = "*|^!>:\\{}`#$%&+;=?@[]<"
 GROUPS = ["CO", "PR", "OA", "PI", "CR"]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from readerkit import (
+    findings,
     group,
     ingest,
     interchange,
@@ -31,7 +32,6 @@ from readerkit import (
     table_counts,
     transaction,
     x12,
-    findings,
 )
 
 pytestmark = pytest.mark.integration
@@ -324,3 +324,35 @@ def test_segments_of_a_rejected_file_never_reach_the_table_even_late(tmp_path):
     assert result.reason == "late.835: segment 214 (CLP): CLP03 is not a number"
     assert row_counts(batch.wh, result.file_id)["segments"] == 0
     assert segments(batch.wh, result.file_id) == []
+
+
+def test_a_count_too_long_for_a_number_is_a_finding_not_a_crash(tmp_path):
+    text = BASE.replace("SE*15*0001", "SE*99999999999999999999999*0001")
+    batch = ingest(tmp_path, {"se01.835": text})
+    assert findings(batch.wh, batch.file_id("se01.835")) == [
+        (17, "SE", "SE01_COUNT_MISMATCH", "SE01 says nothing, the transaction has 15 segments")]
+
+
+def test_a_loader_failure_rejects_the_file_and_the_batch_goes_on(tmp_path, monkeypatch,
+                                                                 caplog):
+    """A database error on one file's data (a bug of ours) must not stop the run, nor
+    put the error's text, which may quote the file, into the reason or the log."""
+    import etl.loader as loader
+
+    real = loader._commit_file
+
+    def failing(con, d, src, *args):
+        if src.name == "bad.835":
+            raise RuntimeError(f"conversion failed near '{PHI}'")
+        return real(con, d, src, *args)
+
+    monkeypatch.setattr(loader, "_commit_file", failing)
+    with caplog.at_level(logging.INFO):
+        batch = ingest(tmp_path, {"bad.835": BASE, **GOOD})
+    result = batch.result("bad.835")
+    assert result.reason == ("bad.835: the loader failed on this file (RuntimeError); "
+                             "nothing of it was loaded")
+    assert row_counts(batch.wh, result.file_id) == {
+        "file_manifest": 1, "segments": 0, "file_findings": 0}
+    assert batch.result("good.835").status == "loaded"
+    assert not [r for r in caplog.records if PHI in r.getMessage()]

@@ -6,6 +6,7 @@ test (the sums are in the comments), never read back from the reader under test.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from decimal import Decimal
@@ -36,10 +37,6 @@ pytestmark = pytest.mark.integration
 D = Decimal
 
 
-def _only(batch, name: str) -> str:
-    return batch.file_id(name)
-
-
 # --------------------------------------------------------------------------- CAS
 
 CAS_CLAIM = [
@@ -61,7 +58,7 @@ CAS_CLAIM = [
 def test_cas_with_two_to_six_triplets_keeps_every_triplet(tmp_path):
     text = simple_835(CAS_CLAIM, "241.8")
     batch = ingest(tmp_path, {"cas.835": text})
-    fid = _only(batch, "cas.835")
+    fid = batch.file_id("cas.835")
 
     cas = [r for r in segments(batch.wh, fid) if r["segment_id"] == "CAS"]
     assert [r["elements"] for r in cas] == [
@@ -85,7 +82,7 @@ def test_cas_with_two_to_six_triplets_keeps_every_triplet(tmp_path):
 def test_co253_in_a_later_triplet_is_kept(tmp_path):
     """The loss the issue names: CO-253 as the second triplet of a CAS."""
     batch = ingest(tmp_path, {"seq.835": simple_835(CAS_CLAIM[:3], "78.4")})
-    fid = _only(batch, "seq.835")
+    fid = batch.file_id("seq.835")
     co253 = query(batch.wh, 
         "select sum(cast(elements[6] as decimal(18,2))) from raw.segments "
         "where file_id = ? and segment_id = 'CAS' and elements[1] = 'CO' "
@@ -116,7 +113,7 @@ CLAIM_LEVEL = [
 
 def test_claim_level_cas_and_claims_without_lines_in_one_file(tmp_path):
     batch = ingest(tmp_path, {"inpatient.835": simple_835(CLAIM_LEVEL, "7987")})
-    fid = _only(batch, "inpatient.835")
+    fid = batch.file_id("inpatient.835")
     rows = segments(batch.wh, fid)
 
     got = [(r["segment_id"], r["loop_id"], r["claim_seq"], r["line_seq"]) for r in rows
@@ -155,7 +152,7 @@ def _two_payments() -> str:
 
 def test_several_transactions_each_with_its_own_payer_and_payee(tmp_path):
     batch = ingest(tmp_path, {"two_st.835": _two_payments()})
-    fid = _only(batch, "two_st.835")
+    fid = batch.file_id("two_st.835")
     rows = segments(batch.wh, fid)
 
     def loop(seq, seg, first=None):
@@ -192,7 +189,7 @@ def test_several_interchanges_with_different_delimiters(tmp_path):
         bpr02="25", trace="T3"), "0001")], "13")], 3)), element="!", component="^",
         repetition="{", line_break="\r\n")
     batch = ingest(tmp_path, {"three_isa.835": one + "\n\n" + two + "\r\n" + three})
-    fid = _only(batch, "three_isa.835")
+    fid = batch.file_id("three_isa.835")
     rows = segments(batch.wh, fid)
 
     assert [(r["interchange_seq"], r["isa13"], r["component_sep"]) for r in rows
@@ -245,7 +242,7 @@ LAYOUTS = {
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_terminators_line_breaks_blank_lines_and_bom(tmp_path, layout):
     batch = ingest(tmp_path, {"layout.835": LAYOUTS[layout]})
-    fid = _only(batch, "layout.835")
+    fid = batch.file_id("layout.835")
     assert id_elements(batch.wh, fid) == as_pairs(LAYOUT_SEGMENTS)
     assert [r["segment_pos"] for r in segments(batch.wh, fid)] == list(range(1, 20))
     assert findings(batch.wh, fid) == []
@@ -254,7 +251,7 @@ def test_terminators_line_breaks_blank_lines_and_bom(tmp_path, layout):
 def test_blank_lines_and_bom_between_interchanges(tmp_path):
     text = LAYOUT + "\n\n\r\n" + "\ufeff" + restyle(SECOND, line_break="\n") + "\n\n"
     batch = ingest(tmp_path, {"two.835": text})
-    fid = _only(batch, "two.835")
+    fid = batch.file_id("two.835")
     rows = segments(batch.wh, fid)
     assert len(rows) == 38
     assert [(r["segment_pos"], r["interchange_seq"]) for r in rows
@@ -267,7 +264,7 @@ def test_blank_lines_and_bom_between_interchanges(tmp_path):
 def test_blanks_at_the_end_of_a_segment_are_data(tmp_path):
     text = LAYOUT.replace("N1*PR*TEST PAYER~", "N1*PR*TEST PAYER  ~")
     batch = ingest(tmp_path, {"blanks.835": text})
-    fid = _only(batch, "blanks.835")
+    fid = batch.file_id("blanks.835")
     n1 = [r["elements"] for r in segments(batch.wh, fid) if r["segment_id"] == "N1"]
     assert n1[0] == ["PR", "TEST PAYER  "]
 
@@ -289,7 +286,7 @@ def test_other_separators_and_svc01_qualifiers(tmp_path, element, component, rep
     text = restyle(simple_835(SVC_QUALIFIERS, "400"), element=element, component=component,
                    repetition=repetition)
     batch = ingest(tmp_path, {"sep.835": text})
-    fid = _only(batch, "sep.835")
+    fid = batch.file_id("sep.835")
     rows = segments(batch.wh, fid)
     svc = [r for r in rows if r["segment_id"] == "SVC"]
     assert [r["elements"][0].split(r["component_sep"]) for r in svc] == [
@@ -305,7 +302,7 @@ def test_bare_transaction_finds_a_non_colon_component_separator(tmp_path):
     body = transaction(payment(["CLP*S1*1*100*100**MC*P1", "SVC*NU>0450>X*100*100**1"],
                                bpr02="100"))
     batch = ingest(tmp_path, {"bare.835": restyle(x12(body), line_break="\n")})
-    fid = _only(batch, "bare.835")
+    fid = batch.file_id("bare.835")
     rows = segments(batch.wh, fid)
     assert {r["component_sep"] for r in rows} == {">"}
     assert {r["interchange_seq"] for r in rows} == {0}
@@ -321,7 +318,7 @@ def test_4010_file_loads_and_reports_its_version(tmp_path):
     text = x12(interchange([group([transaction(payment(claims, bpr02="80"))],
                                   version="004010X091A1")], version="00401"))
     batch = ingest(tmp_path, {"v4010.835": text})
-    fid = _only(batch, "v4010.835")
+    fid = batch.file_id("v4010.835")
     rows = segments(batch.wh, fid)
     assert rows[0]["elements"][10:12] == ["U", "00401"]
     m = manifest(batch.wh, fid)[0]
@@ -336,7 +333,7 @@ def test_version_is_that_of_the_first_835_group(tmp_path):
     era = group([transaction(payment(["CLP*V1*1*100*100**MB*P1"], bpr02="100"), "0002")],
                 "2")
     batch = ingest(tmp_path, {"mixed.835": x12(interchange([ack, era]))})
-    fid = _only(batch, "mixed.835")
+    fid = batch.file_id("mixed.835")
     assert manifest(batch.wh, fid)[0]["x12_version"] == "005010X221A1"
     assert findings(batch.wh, fid) == [
         (3, "ST", "NON_835_TRANSACTION",
@@ -355,7 +352,7 @@ PLB = [
 def test_plb_with_six_pairs_several_segments_and_negative_amounts(tmp_path):
     text = simple_835(["CLP*P1*1*100*100**MB*P1"], "68.75", plb=PLB)  # 100 - 31.25
     batch = ingest(tmp_path, {"plb.835": text})
-    fid = _only(batch, "plb.835")
+    fid = batch.file_id("plb.835")
     rows = [r for r in segments(batch.wh, fid) if r["segment_id"] == "PLB"]
     assert [(r["loop_id"], r["claim_seq"], len(r["elements"])) for r in rows] == [
         ("PLB", None, 14), ("PLB", None, 4)]
@@ -379,7 +376,7 @@ def test_mia_moa_empty_clp05_and_every_clp02(tmp_path):
         "CLP*KA*1*5000*4000*1000*MA*PA*11*1", "MIA*0***1000", "CAS*PR*1*1000",
     ]
     batch = ingest(tmp_path, {"status.835": simple_835(claims, "4160")})
-    fid = _only(batch, "status.835")
+    fid = batch.file_id("status.835")
     rows = segments(batch.wh, fid)
     clp = [(r["elements"][1], r["elements"][4], r["claim_seq"]) for r in rows
            if r["segment_id"] == "CLP"]
@@ -397,7 +394,7 @@ def test_reason_codes_newer_than_the_seed_are_kept(tmp_path):
     claims = ["CLP*N1*1*100*70**MB*P1", "SVC*HC:99213*100*70**1",
               "CAS*CO*Z99*10*1*999*15*1*W1*5"]
     batch = ingest(tmp_path, {"new_carc.835": simple_835(claims, "70")})
-    fid = _only(batch, "new_carc.835")
+    fid = batch.file_id("new_carc.835")
     cas = [r["elements"] for r in segments(batch.wh, fid) if r["segment_id"] == "CAS"]
     assert cas == [["CO", "Z99", "10", "1", "999", "15", "1", "W1", "5"]]
     assert metrics(batch.wh, fid)["cas_amount"] == D("30.00")
@@ -422,7 +419,6 @@ def test_zip_members_load_as_files_of_their_own(tmp_path):
     assert [(r["file_name"], r["claim_count"], r["size_bytes"]) for r in rows] == [
         ("era.zip!a.835", 1, len(a)), ("era.zip!sub/b.txt", 1, len(b))]
     assert rows[0]["source_uri"].endswith("era.zip!a.835")
-    import hashlib
     assert rows[0]["file_id"] == hashlib.sha256(a.encode()).hexdigest()
     assert metrics(batch.wh, rows[1]["file_id"])["clp04"] == D("50.00")
 
@@ -434,7 +430,7 @@ def test_stray_leading_tilde_with_newline_terminator(tmp_path):
     """tiger__835-example.txt: ISA16 is '^', the terminator is the newline and each
     line starts with '~'. The '~' is layout, not part of the segment id."""
     batch = ingest(tmp_path, {"t.txt": sample_bytes("tiger__835-example.txt")})
-    fid = _only(batch, "t.txt")
+    fid = batch.file_id("t.txt")
     rows = segments(batch.wh, fid)
     assert len(rows) == 51  # 51 lines, one segment each
     assert [r["segment_id"] for r in rows[:4]] == ["ISA", "GS", "ST", "BPR"]
