@@ -11,8 +11,9 @@ Every run (hourly unless `ERAFLOW_SCHEDULE` says otherwise):
    broken one is rejected and quarantined with a one-line reason. Then every handled
    file is moved into the inbox's `archive/` folder on the server, so it is not
    fetched again. If loading fails, nothing is archived and the next run retries.
-3. **dbt**: the dbt project `eraflow` (staging, intermediate, marts), one Airflow
-   task per model with its tests, rendered by astronomer-cosmos.
+3. **dbt**: the dbt project `eraflow` (seeds, staging, intermediate, marts), one
+   Airflow task per seed and model, then one task for all the dbt tests, rendered by
+   astronomer-cosmos.
 4. **run_checks**: the Great Expectations suites in `expectations/`; results go to
    `dq.check_results` and the Data Docs site. A failed expectation fails this task
    (without retries) but the loaded data and built marts stay.
@@ -25,11 +26,19 @@ The tasks only call the `etl` package; the same steps run from `eraflow run`.
 `ERAFLOW_DATA_DIR`, `ERAFLOW_SCHEDULE` (cron, preset or `none`), `ERAFLOW_SFTP_CONN_ID`,
 `ERAFLOW_SFTP_INBOX`, `ERAFLOW_SFTP_ARCHIVE`, `ERAFLOW_SFTP_PATTERN`,
 `ERAFLOW_SFTP_MIN_AGE_SECONDS`, `ERAFLOW_TASK_RETRIES`, `ERAFLOW_DBT_TEST_BEHAVIOR`
-(`after_each` or `after_all`), `ERAFLOW_DBT_EXECUTABLE`.
+(`after_all`, the default, or `after_each`), `ERAFLOW_DBT_INVOCATION` (`subprocess`, the
+default, runs `ERAFLOW_DBT_EXECUTABLE` or the `dbt` beside this Python; `dbt_runner` runs
+dbt inside the task process).
 
 **Limitations**: with a DuckDB warehouse only one task runs at a time (DuckDB takes one
-writer process), so the dbt models run one after another. dbt and the checks run on
-every run, even when no new file arrived, so the marts always match `raw`.
+writer process), so the dbt models run one after another. Each dbt task is its own dbt
+invocation (a few seconds of start-up each), so the dbt group takes minutes, not
+seconds; that is why the dbt tests run once after all models (`after_all`) rather than
+after each one, which would double the task count. The cost: a model whose tests fail
+does not stop the models built on it; the test task then fails, `run_checks` does not
+run and the DAG run fails, but the marts already hold that run's rebuild. dbt and the
+checks run on every run, even when no new file arrived, so the marts always match
+`raw`.
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
 REPO = Path(os.environ.get("ERAFLOW_REPO") or Path(__file__).resolve().parents[1]).resolve()
 if str(REPO) not in sys.path:  # the DAG bundle is dags/; the etl package sits beside it
@@ -86,17 +95,18 @@ def _safe(name: str) -> str:
 WAREHOUSE = _warehouse()
 RETRIES = int(os.environ.get("ERAFLOW_TASK_RETRIES", "2"))
 DBT_EXE = _dbt_executable()
-TEST_BEHAVIOR = TestBehavior(os.environ.get("ERAFLOW_DBT_TEST_BEHAVIOR", "after_each"))
-DBT_MODE = ExecutionMode(os.environ.get("ERAFLOW_DBT_EXECUTION_MODE", "local"))
+TEST_BEHAVIOR = TestBehavior(os.environ.get("ERAFLOW_DBT_TEST_BEHAVIOR", "after_all"))
+DBT_INVOCATION = InvocationMode(os.environ.get("ERAFLOW_DBT_INVOCATION", "subprocess"))
 
 # profiles.yml reads the warehouse from ERAFLOW_* variables. The non-secret ones go in
 # the task definition; the PostgreSQL password stays out of it (operator env is
 # serialized into the metadata DB and shown in the UI) and reaches dbt through this
-# process's environment instead, which the dbt subprocess inherits.
+# process's environment instead, which the dbt subprocess inherits. (Airflow 3 parses
+# this file again in every task process, so the variable is set there too.)
 DBT_ENV = WAREHOUSE.dbt_env()
 _password = DBT_ENV.pop("ERAFLOW_PG_PASSWORD", "")
 if _password:
-    os.environ.setdefault("ERAFLOW_PG_PASSWORD", _password)
+    os.environ["ERAFLOW_PG_PASSWORD"] = _password
 
 
 @dag(
@@ -181,15 +191,18 @@ def era_ingest():
             profiles_yml_filepath=DBT_PROJECT / "profiles.yml",
         ),
         execution_config=ExecutionConfig(
-            execution_mode=DBT_MODE,
             dbt_executable_path=DBT_EXE,
-            invocation_mode=InvocationMode.SUBPROCESS,
+            invocation_mode=DBT_INVOCATION,
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_LS,
             dbt_executable_path=DBT_EXE,
             invocation_mode=InvocationMode.SUBPROCESS,
             test_behavior=TEST_BEHAVIOR,
+            # With after_each: a relationships test reads two models, and cosmos would
+            # otherwise run it with one of them, possibly before the other exists ("Table
+            # ... does not exist"). Give such tests their own task after all parents.
+            should_detach_multiple_parents_tests=True,
             # Cosmos's OpenLineage-style asset URIs are rejected by Airflow 3's asset URI
             # rules (it logs a warning per model and emits inactive assets): leave them out.
             emit_datasets=False,
@@ -206,6 +219,7 @@ def era_ingest():
 
         summary = run_suites(_warehouse(), run_id=_run_id(), docs_dir=DATA_DIR / "data_docs")
         result = {"passed": summary.passed, "failed": summary.failed,
+                  "warnings": getattr(summary, "warnings", 0),
                   "docs_path": str(summary.docs_path) if summary.docs_path else None}
         if summary.failed:
             get_current_context()["ti"].xcom_push(key="check_summary", value=result)

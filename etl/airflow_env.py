@@ -47,6 +47,9 @@ def airflow_settings(home: Path, dags_folder: Path = DAGS_FOLDER) -> dict[str, s
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos_cache"),
+        # The first parse runs `dbt ls` (cosmos caches it afterwards); on a busy laptop
+        # that alone can pass the 30 s default and the DAG then "fails to import".
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
         # No phoning home from a test run.
         "AIRFLOW__CORE__ANALYTICS_ENABLED": "False",
         "SCARF_ANALYTICS": "false",

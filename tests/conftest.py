@@ -32,11 +32,18 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from sftp_server import PASSWORD, USER, LoopbackSftpServer, SftpFixture, generate_host_key  # noqa: E402
+from sftp_server import (  # noqa: E402  (tests/ is on sys.path, as for any conftest)
+    PASSWORD,
+    USER,
+    LoopbackSftpServer,
+    SftpFixture,
+    generate_host_key,
+)
 
 from etl.warehouse import Warehouse  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("ERAFLOW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get("ERAFLOW_TEST_POSTGRES",
+                              "postgresql://postgres@127.0.0.1:5432/postgres")
 WAREHOUSE_SCHEMAS = ("raw", "staging", "marts", "dq")
 
 _AIRFLOW_HOME: Path | None = None

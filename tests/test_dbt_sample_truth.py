@@ -9,7 +9,6 @@ reversal pairs.
 from __future__ import annotations
 
 import json
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,41 +18,22 @@ from etl.transform import run_dbt
 from etl.warehouse import Warehouse
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "sample_data" / "era"
 TRUTH = REPO / "sample_data" / "TRUTH.json"
 
 loader = pytest.importorskip("etl.loader")
 pytestmark = [
+    pytest.mark.integration,
     pytest.mark.slow,
     pytest.mark.skipif(not TRUTH.exists(), reason="sample_data/TRUTH.json missing"),
 ]
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def warehouse(request, tmp_path: Path):
-    if request.param == "duckdb":
-        yield Warehouse.from_url(str(tmp_path / "truth.duckdb"))
-        return
-    psycopg2 = pytest.importorskip("psycopg2")
-    name = f"eraflow_truth_{uuid.uuid4().hex[:10]}"
-    try:
-        con = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres",
-                               connect_timeout=5)
-    except psycopg2.OperationalError as exc:  # pragma: no cover - environment
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    con.autocommit = True
-    con.cursor().execute(f'create database "{name}"')
-    try:
-        yield Warehouse.from_url(f"postgresql://postgres@127.0.0.1:5432/{name}")
-    finally:
-        con.cursor().execute(f'drop database if exists "{name}" with (force)')
-        con.close()
-
-
-def test_marts_match_the_generator_truth(warehouse: Warehouse, tmp_path: Path) -> None:
+def test_marts_match_the_generator_truth(warehouse: Warehouse, sample_files: list[Path],
+                                        tmp_path: Path) -> None:
+    """``warehouse``: DuckDB, then PostgreSQL (tests/conftest.py)."""
     truth = json.loads(TRUTH.read_text())
     totals = {k: Decimal(v) if isinstance(v, str) else v for k, v in truth["totals"].items()}
-    report = loader.ingest_paths(sorted(SAMPLES.glob("*.835")), warehouse,
+    report = loader.ingest_paths(sample_files, warehouse,
                                  quarantine_dir=tmp_path / "quarantine", run_id="truth",
                                  move_rejected=False)
     assert not report.rejected

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import paramiko
 import pytest
-from sftp_server import LoopbackSftpServer, SftpFixture, generate_host_key, public_key_line, write_client_key
+from sftp_server import (
+    LoopbackSftpServer,
+    SftpFixture,
+    generate_host_key,
+    public_key_line,
+    write_client_key,
+)
 
 from etl import sftp as esftp
 

@@ -1,10 +1,27 @@
+{{
+    config(
+        materialized='table',
+        indexes=(
+            [{'columns': ['segment_id']}] if target.type == 'postgres' else []
+        ),
+    )
+}}
+
 {#-
   The only model that reads the elements array. Downstream models see
-  plain text columns e01..e21 (elements 1..21, '' turned into null), so
+  plain text columns e01..e19 (elements 1..19, '' turned into null), so
   their logic and their unit tests are the same on DuckDB and PostgreSQL.
-  21 covers the longest segment the marts read (BPR, 21 elements).
+  19 covers the longest segment read (CAS; BPR is read up to BPR16).
+
+  Kept: the segments the typed staging models read, of 835 transactions
+  of loaded files. A table sorted by segment id (indexed on PostgreSQL),
+  so each typed model reads only its own segments instead of scanning
+  raw.segments again. A model that needs another segment adds it here.
 -#}
-{%- set element_count = 21 -%}
+{%- set element_count = 19 -%}
+{%- set segment_ids = [
+    'ST', 'BPR', 'TRN', 'N1', 'CLP', 'DTM', 'REF', 'SVC', 'CAS', 'AMT', 'PLB'
+] -%}
 
 with
 
@@ -28,6 +45,9 @@ transaction_segments as (
         on segments.file_id = files.file_id
     where segments.transaction_set = '835'
         and segments.transaction_seq is not null
+        and segments.segment_id in (
+            '{{ segment_ids | join("', '") }}'
+        )
 
 ),
 
@@ -76,3 +96,4 @@ keyed as (
 )
 
 select * from keyed
+order by segment_id, file_id, segment_pos

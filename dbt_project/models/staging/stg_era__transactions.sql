@@ -1,6 +1,5 @@
--- One row per 835 transaction (ST...SE: one payment to one payee), with
--- the envelope control numbers in force. Built from every segment of the
--- transaction so that a transaction is listed even without a usable ST.
+-- ST: one row per 835 transaction (one payment to one payee), with the
+-- envelope control numbers in force.
 with
 
 segments as (
@@ -9,29 +8,47 @@ segments as (
 
 ),
 
-transactions as (
+st as (
 
     select
         remittance_id,
         file_id,
         transaction_seq,
-        min(interchange_seq) as interchange_seq,
-        min(group_seq) as group_seq,
-        min(segment_pos) as first_segment_pos,
-        max(segment_pos) as last_segment_pos,
-        count(*) as segment_count,
-        min(isa13) as interchange_control_number,
-        min(gs06) as group_control_number,
-        min(st02) as transaction_control_number,
-        max(case when segment_id = 'ST' then e03 end)
-            as implementation_reference
+        interchange_seq,
+        group_seq,
+        segment_pos,
+        isa13 as interchange_control_number,
+        gs06 as group_control_number,
+        st02 as transaction_control_number,
+        e03 as implementation_reference,
+
+        row_number() over (
+            partition by remittance_id
+            order by segment_pos
+        ) as st_rank
 
     from segments
-    group by
+    where segment_id = 'ST'
+
+),
+
+final as (
+
+    select
         remittance_id,
         file_id,
-        transaction_seq
+        transaction_seq,
+        interchange_seq,
+        group_seq,
+        segment_pos,
+        interchange_control_number,
+        group_control_number,
+        transaction_control_number,
+        implementation_reference
+
+    from st
+    where st_rank = 1
 
 )
 
-select * from transactions
+select * from final
