@@ -60,7 +60,18 @@ def _stage_ingest(args, wh, data_dir: Path, run_id: str) -> int:
           f"{len(report.rejected)} rejected")
     for r in report.rejected:
         print(f"  rejected {r.reason}")
-    return EXIT_PROBLEMS if report.rejected else EXIT_OK
+    rejected = bool(report.rejected)
+    if getattr(args, "ledger", None):
+        from etl.ledger import ingest_ledger_source
+
+        ledger = ingest_ledger_source(args.ledger, wh, data_dir, run_id=run_id,
+                                      ledger_map=args.ledger_map)
+        print(f"ledger: {len(ledger.loaded)} loaded, {len(ledger.skipped)} already loaded, "
+              f"{len(ledger.rejected)} rejected")
+        for r in ledger.rejected:
+            print(f"  rejected {r.reason}")
+        rejected = rejected or bool(ledger.rejected)
+    return EXIT_PROBLEMS if rejected else EXIT_OK
 
 
 def _stage_transform(args, wh) -> int:
@@ -109,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
                        help="working folder for landing, quarantine and Data Docs "
                             "(default: $ERAFLOW_DATA_DIR or ./var)")
         p.add_argument("--run-id", default=None, help="name of this run (default: generated)")
+        if source:
+            p.add_argument("--ledger", default=None,
+                           help="folder (or sftp:// folder) of posting-ledger CSV files "
+                                "(see docs/LEDGER.md)")
+            p.add_argument("--ledger-map", default=None,
+                           help="local adjustment code map (default: local_codes.csv in the "
+                                "ledger folder)")
 
     p_run = sub.add_parser("run", help="ingest, transform and check")
     common(p_run, source=True)

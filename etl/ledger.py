@@ -31,7 +31,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import cache
@@ -793,6 +793,24 @@ def fetch_and_ingest_ledger(
         for f in fetched:
             Path(f.local_path).unlink(missing_ok=True)
         shutil.rmtree(landing, ignore_errors=True)
+
+
+def run_ledger_task(wh: Warehouse, data_dir: Path, run_id: str) -> dict[str, Any]:
+    """The DAG's ledger task: fetch and load the ledger SFTP folder named by
+    ``ERAFLOW_LEDGER_SFTP_*`` (see ``ledger_settings_from_env``); nothing when unset.
+
+    Like the 835 load, a rejected file does not fail the task (it is in the manifest and
+    in quarantine); a missing code map or an unreachable server does.
+    """
+    settings = ledger_settings_from_env()
+    if settings is None:
+        log.info("no ledger folder configured (ERAFLOW_LEDGER_SFTP_INBOX); nothing to load")
+        return {"configured": False}
+    report = fetch_and_ingest_ledger(
+        wh, data_dir, run_id, conn_id=settings["conn_id"], inbox=settings["inbox"],
+        archive_dir=settings["archive_dir"], pattern=settings["pattern"],
+        ledger_map=settings["ledger_map"])
+    return {"configured": True, **report_dict(report)}
 
 
 def report_dict(report: IngestReport) -> dict[str, Any]:

@@ -129,10 +129,6 @@ class Finding:
         return out
 
 
-#: A mutation of a claim before it is rendered: returns the findings it must cause.
-Mutation = Callable[[Claim, str, int], list[Finding]]
-
-
 def render_era(seed: int | str, index: int, options: dict[str, Any],
                mutate: Callable[[Claim], list[Finding]] | None = None,
                name: str | None = None) -> tuple[EraFile, list[Finding]]:
@@ -395,6 +391,7 @@ class ClaimPosting:
     denials: str  # open or writeoff
     rows: list[Row] = field(default_factory=list)
     planted: bool = False
+    era_fault: bool = False  # the 835 itself was given a fault on this claim
 
     @property
     def by_line(self) -> bool:
@@ -419,9 +416,6 @@ class ClaimPosting:
 
     def unit_paid(self, unit: int | None) -> Decimal:
         return self.claim.paid if unit is None else self.claim.lines[unit - 1].paid
-
-    def rows_of(self, unit: int | None) -> list[Row]:
-        return [r for r in self.rows if self.unit_line(r.line_seq) == unit]
 
     @property
     def is_reversal(self) -> bool:
@@ -528,8 +522,10 @@ def choose_style(claim: Claim, rng: random.Random, clp01_unique: bool) -> str:
 class Ledger:
     """The postings of a set of 835s, the plants made on them and the findings due."""
 
-    def __init__(self, files: Sequence[EraFile], seed: int | str):
+    def __init__(self, files: Sequence[EraFile], seed: int | str,
+                 era_findings: Sequence[Finding] = ()):
         self.seed = seed
+        faults = {(f.era_file, f.transaction_seq, f.claim_seq) for f in era_findings}
         self.files = [f for f in files if f.repeat_of is None]
         self.claims: list[ClaimPosting] = []
         self.provider: dict[tuple[str, int], list[Row]] = {}
@@ -545,17 +541,20 @@ class Ledger:
                                         f"{txn.transaction_seq}:{claim.claim_seq}")
                     style = choose_style(claim, rng, pcns.count(claim.patient_control_number) == 1)
                     denials = "open" if style == "carc_only" or rng.random() < 0.5 else "writeoff"
-                    posting = ClaimPosting(file, txn, claim, style, denials)
+                    posting = ClaimPosting(file, txn, claim, style, denials, era_fault=(
+                        file.name, txn.transaction_seq, claim.claim_seq) in faults)
                     post_claim(posting)
                     self.claims.append(posting)
                 self.provider[(file.name, txn.transaction_seq)] = post_provider_rows(txn)
 
     # ---- finding targets
 
-    def eligible(self, test: Callable[[ClaimPosting], bool], exclude_planted: bool = True
+    def eligible(self, test: Callable[[ClaimPosting], bool], faults: bool = False
                  ) -> list[ClaimPosting]:
+        """Claims a plant may take: not planted yet, in a payment the ledger posts, and
+        (unless ``faults``) without an ERA fault, so each finding has one cause."""
         return [p for p in self.claims
-                if not (exclude_planted and p.planted) and test(p)
+                if not p.planted and (faults or not p.era_fault) and test(p)
                 and (p.file.name, p.txn.transaction_seq) not in self.omitted]
 
     def _take(self, name: str, candidates: list[ClaimPosting], n: int) -> list[ClaimPosting]:
@@ -585,7 +584,7 @@ class Ledger:
         return True
 
     def _pick_units(self, name: str, test: Callable[[ClaimPosting, int | None], bool],
-                    styles_each: Sequence[Sequence[str]]
+                    styles_each: Sequence[Sequence[str]], faults: bool = False
                     ) -> list[tuple[ClaimPosting, int | None]]:
         """One (claim, unit) per entry of ``styles_each``, the first in ledger order that
         passes ``test`` when posted in one of those styles. A claim posted in another
@@ -594,7 +593,7 @@ class Ledger:
         picked = []
         for styles in styles_each:
             found = None
-            for p in self.eligible(lambda p: not p.is_reversal):
+            for p in self.eligible(lambda p: not p.is_reversal, faults):
                 order = ([p.style] if p.style in styles else []) + [
                     s for s in styles if s != p.style]
                 for style in order:
@@ -745,7 +744,9 @@ class Ledger:
         def pending(p, unit):
             return p.bucket_amount(unit, "more_coming") > 0 and not p.bucket_amount(
                 unit, "denial")
-        for p, unit in self._pick_units("more_coming_pending", pending, pending_styles):
+        # the pending codes are ERA faults of their own (more_coming_codes_held_open)
+        for p, unit in self._pick_units("more_coming_pending", pending, pending_styles,
+                                        faults=True):
             amount = p.bucket_amount(unit, "more_coming")
             if p.style in ("auto", "carc_only"):
                 for a in p.adjustments(unit):
@@ -806,7 +807,8 @@ class Ledger:
     # ---- transaction-level plants
 
     def _transactions(self, test: Callable[[EraFile, EraTransaction], bool]):
-        busy = {(p.file.name, p.txn.transaction_seq) for p in self.claims if p.planted}
+        busy = {(p.file.name, p.txn.transaction_seq) for p in self.claims
+                if p.planted or p.era_fault}
         busy |= self.omitted | self.plb_planted
         return [(f, t) for f in self.files for t in f.transactions
                 if (f.name, t.transaction_seq) not in busy and test(f, t)]
@@ -1131,7 +1133,7 @@ def write_test_set(out_dir: str | Path, planted: bool = True, seed: int | str = 
     files, findings = planted_era_files(planted, seed)
     for f in files:
         (era_dir / f.name).write_bytes(f.content)
-    ledger = Ledger(files, seed)
+    ledger = Ledger(files, seed, findings)
     if planted:
         plant_all(ledger)
     findings += ledger.findings

@@ -1,25 +1,43 @@
-"""Raw load: ERA files into ``raw.file_manifest``, ``raw.segments`` and
-``raw.file_findings``.
+"""Raw load: ERA files into ``raw.file_manifest``, ``raw.segments``,
+``raw.file_findings`` and ``raw.payment_keys``.
 
 Each file is loaded in one database transaction: either every segment of it
 lands, with its manifest row, or nothing does and the manifest records why.
 A file whose bytes were seen before (same SHA-256) is skipped, so a re-delivered
 file or a re-run never doubles money.
 
-Python finds the interchanges and their delimiters (``etl.x12``); the warehouse
-cuts the segments, gives each its loop context with window functions, checks the
-envelope and validates every money and date element the marts will cast. Set-based
-SQL keeps the per-segment work out of the Python interpreter.
+How a file goes in, and why this way (``bench/profile_loader.py`` times each step):
+
+1. Python finds the interchanges and their delimiters and gives every segment its
+   loop context with numpy running counts (``etl.x12.index_segments``). A window
+   function in SQL does the same work twenty times slower, and a Python loop over
+   segments slower still.
+2. DuckDB cuts the text into segments and elements (``string_split``) and pairs the
+   i-th segment with the i-th row of the index (a positional join). On a DuckDB
+   warehouse these rows go straight into ``raw.segments``, inside the file's
+   transaction; for PostgreSQL they go into a private in-memory DuckDB and from there,
+   as CSV, through ``COPY`` into ``raw.segments``: the server only stores rows.
+3. The checks that make a file unloadable run on those rows before the commit (the
+   money and date elements the marts cast, in SQL; the envelope and loop structure,
+   on the index), so a rejected file is rolled back and leaves nothing behind. The
+   same SQL, in DuckDB, checks the rows for both warehouses: one rule, never two.
+4. Envelope findings and the manifest counts come from the index; the duplicate
+   payment check looks this file's payment keys up in ``raw.payment_keys`` (one row
+   per 835 transaction) instead of scanning every segment ever loaded.
+
+Storing the rows is most of the cost on DuckDB (compressing sixteen columns of
+420 000 rows per 10 MB takes about a second of CPU); everything else is kept small
+beside it.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import logging
 import re
 import shutil
+import tempfile
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable
@@ -29,11 +47,13 @@ from pathlib import Path
 
 from etl.warehouse import Warehouse
 from etl.x12 import (
-    Interchange,
+    KIND,
+    LOOP_NAMES,
+    SegmentIndex,
     X12FormatError,
     clean_body,
-    count_segments,
     decode,
+    index_segments,
     split_interchanges,
 )
 
@@ -65,6 +85,8 @@ _AMOUNT = r"-?((0*[1-9][0-9]{0,14}|0+)(\.[0-9]{0,2}0*)?|\.[0-9]{1,2}0*)"
 # Elements of a CAS with six triplets (CAS01-19) and of a PLB with six pairs (PLB01-14).
 _CAS_MAX_ELEMENTS = 19
 _PLB_MAX_ELEMENTS = 14
+# What a count element must look like to be compared (it fits a bigint); else "nothing".
+_COUNT = re.compile(r"[0-9]{1,18}")
 
 
 @dataclass
@@ -140,43 +162,35 @@ def _one_line(name: str) -> str:
 
 
 class _Dialect:
-    """SQL that differs between DuckDB and PostgreSQL."""
+    """What differs between the two warehouses.
 
-    def __init__(self, kind: str):
+    ``stage`` is the DuckDB connection that cuts and checks a file's segments: the
+    warehouse connection itself for DuckDB (the rows go straight into raw.segments), a
+    private in-memory DuckDB for PostgreSQL (the rows then travel by COPY).
+    """
+
+    def __init__(self, kind: str, con=None):
         self.kind = kind
         self.param = "?" if kind == "duckdb" else "%s"
         self.array = "varchar[]" if kind == "duckdb" else "text[]"
+        self.stage = con if kind == "duckdb" else None
+        self._scratch: tempfile.TemporaryDirectory | None = None
+        if kind == "postgres" and con is not None:
+            import duckdb
 
-    def split(self, s: str, d: str) -> str:
-        return f"string_split({s}, {d})" if self.kind == "duckdb" else f"string_to_array({s}, {d})"
+            self.stage = duckdb.connect()
+            self._scratch = tempfile.TemporaryDirectory(prefix="eraflow-copy-")
 
-    def tail(self, s: str, d: str) -> str:
-        """Elements after the segment id, 1-based."""
-        if self.kind == "duckdb":
-            return f"string_split({s}, {d})[2:]"
-        return f"(string_to_array({s}, {d}))[2:]"
+    @property
+    def scratch(self) -> Path:
+        """A private folder for the CSV a file's rows travel to PostgreSQL in."""
+        assert self._scratch is not None
+        return Path(self._scratch.name)
 
-    def trim(self, s: str, chars: str) -> str:
-        return f"trim({s}, {chars})" if self.kind == "duckdb" else f"btrim({s}, {chars})"
-
-    def length(self, array: str) -> str:
-        return f"len({array})" if self.kind == "duckdb" else f"cardinality({array})"
-
-    def matches(self, x: str, pattern: str) -> str:
-        if self.kind == "duckdb":
-            return f"regexp_full_match({x}, '{pattern}')"
-        return f"({x} ~ '^(?:{pattern})$')"
-
-    def cut(self) -> str:
-        """One row per segment with its ordinal. The body column must not travel with
-        each row (a lateral join would repeat the whole text per segment)."""
-        if self.kind == "duckdb":
-            return ("select ich, esep, csep, base, unnest(l) as seg, "
-                    "unnest(range(1, len(l) + 1)) as ord "
-                    "from (select ich, esep, csep, base, string_split(body, term) as l "
-                    "from _chunks)")
-        return ("select ich, esep, csep, base, seg, ord from _chunks, "
-                "string_to_table(body, term) with ordinality as t(seg, ord)")
+    def close(self) -> None:
+        if self.kind == "postgres" and self.stage is not None:
+            self.stage.close()
+            self._scratch.cleanup()
 
 
 DDL = [
@@ -224,529 +238,812 @@ DDL = [
         detail varchar
     )""",
 ]
+# One row per 835 transaction of every loaded file: the keys DUPLICATE_PAYMENT compares.
+_PAYMENT_KEYS_DDL = """create table if not exists raw.payment_keys (
+        file_id varchar(64) not null,
+        transaction_seq integer not null,
+        segment_pos integer not null,
+        segment_id varchar not null,
+        trn02 varchar,
+        trn03 varchar,
+        isa06 varchar,
+        isa13 varchar,
+        st02 varchar
+    )"""
 _PG_INDEXES = [
     "create index if not exists segments_file_idx on raw.segments (file_id)",
     "create index if not exists findings_file_idx on raw.file_findings (file_id)",
-    # the duplicate-payment lookups (partial: a few rows per transaction)
-    "create index if not exists segments_trace_idx on raw.segments ((elements[3]), "
-    "(elements[2])) where segment_id = 'TRN'",
-    "create index if not exists segments_envelope_idx on raw.segments (isa13, st02) "
-    "where segment_id = 'ST'",
+    "create index if not exists payment_keys_trace_idx on raw.payment_keys (trn03, trn02)",
+    "create index if not exists payment_keys_envelope_idx on raw.payment_keys "
+    "(isa13, st02)",
 ]
+# The payment keys of files loaded before raw.payment_keys existed, read back from their
+# segments once: the keys of each 835 transaction as _payment_keys computes them.
+_PAYMENT_KEYS_BACKFILL = """
+insert into raw.payment_keys
+with loaded as (
+    select file_id from raw.file_manifest where status = 'loaded'
+),
+
+transactions as (
+    select s.file_id, s.transaction_seq,
+           min(s.segment_pos) as st_pos,
+           max(s.interchange_seq) as interchange_seq,
+           max(s.isa13) as isa13,
+           max(s.st02) as st02
+    from raw.segments as s
+    where s.transaction_set = '835' and s.transaction_seq is not null
+      and s.file_id in (select file_id from loaded)
+    group by s.file_id, s.transaction_seq
+),
+
+traces as (
+    select file_id, transaction_seq,
+           min(segment_pos) as trn_pos,
+           min(elements[2]) as trn02,
+           min(elements[3]) as trn03
+    from raw.segments
+    where segment_id = 'TRN' and transaction_set = '835'
+    group by file_id, transaction_seq
+),
+
+senders as (
+    select file_id, interchange_seq, min(trim(elements[6])) as isa06
+    from raw.segments
+    where segment_id = 'ISA'
+    group by file_id, interchange_seq
+)
+
+select
+    t.file_id,
+    t.transaction_seq,
+    coalesce(r.trn_pos, t.st_pos),
+    case when r.trn_pos is null then 'ST' else 'TRN' end,
+    r.trn02,
+    r.trn03,
+    i.isa06,
+    t.isa13,
+    t.st02
+from transactions as t
+left join traces as r
+    on r.file_id = t.file_id and r.transaction_seq = t.transaction_seq
+left join senders as i
+    on i.file_id = t.file_id and i.interchange_seq = t.interchange_seq
+"""
+
+
+def _table_exists(cur, schema: str, table: str) -> bool:
+    cur.execute("select count(*) from information_schema.tables "
+                f"where table_schema = '{schema}' and table_name = '{table}'")
+    return cur.fetchone()[0] > 0
 
 
 def ensure_schema(con, kind: str) -> None:
-    """Create the raw schema and tables if they are missing (safe to re-run)."""
+    """Create the raw schema and tables if they are missing (safe to re-run).
+
+    A warehouse loaded before ``raw.payment_keys`` existed gets it filled from its
+    segments, once, so that duplicate payments are still found against those files.
+    """
     dialect = _Dialect(kind)
     cur = _cursor(con)
     for stmt in DDL:
         cur.execute(stmt.format(array=dialect.array))
+    new_keys = not _table_exists(cur, "raw", "payment_keys")
+    cur.execute(_PAYMENT_KEYS_DDL)
+    if new_keys:
+        cur.execute(_PAYMENT_KEYS_BACKFILL)
     if kind == "postgres":
         for stmt in _PG_INDEXES:
             cur.execute(stmt)
     con.commit()
 
 
-# --------------------------------------------------------------------------- SQL steps
-
-
-def _segment_sql(d: _Dialect, file_param: str) -> list[str]:
-    """Cut the staged interchanges into segments with envelope and loop context.
-
-    One running window over the segments in file order gives every count the loop
-    context needs; the per-transaction and per-claim numbers are those running counts
-    less their value at the transaction's ST or the claim's CLP, found by hash joins.
-    One sort instead of one per partitioning keeps this near the speed of a scan.
-    """
-    running = "rows between unbounded preceding and current row"
-
-    def flag(cond: str) -> str:
-        return f"case when {cond} then 1 else 0 end"
-
-    starter = """case
-            when segment_id = 'ST' then 1
-            when segment_id = 'N1' and elements[1] = 'PR' then 2
-            when segment_id = 'N1' and elements[1] = 'PE' then 3
-            when segment_id = 'LX' then 4
-            when segment_id = 'CLP' then 5
-            when segment_id = 'SVC' then 6
-            when segment_id = 'PLB' then 7
-            when segment_id = 'SE' then 8
-        end"""
-    numbered = f"""
-    create temp table _num as
-    select cast(base + ord as integer) as segment_pos,
-           ich as interchange_seq, csep as component_sep,
-           split_part(seg, esep, 1) as segment_id,
-           {d.tail('seg', 'esep')} as elements
-    from ({d.cut()}) c
-    """
-    running_counts = f"""
-    create temp table _run as
-    with narrow as (
-        select segment_pos, interchange_seq, segment_id,
-               case when segment_id in ('ST', 'GS', 'ISA', 'N1') then elements end
-                   as elements
-        from _num
-    ),
-    run as (
-        select *,
-            sum({flag("segment_id = 'GS'")}) over w as gs_count,
-            sum({flag("segment_id = 'GE'")}) over w as ge_count,
-            sum({flag("segment_id = 'ST'")}) over w as st_count,
-            sum({flag("segment_id = 'SE'")}) over w as se_count,
-            sum({flag("segment_id = 'LX'")}) over w as lx_run,
-            sum({flag("segment_id = 'CLP'")}) over w as clp_run,
-            sum({flag("segment_id = 'SVC'")}) over w as svc_run,
-            mod(max(segment_pos * 10 + {starter}) over w, 10) as loop_code
-        from narrow
-        window w as (order by segment_pos {running})
-    )
-    select * from run
-    """
-    contexted = f"""
-    create temp table _seg as
-    with run as (select * from _run),
-    placed as (
-        select *,
-            case when st_count > 0 and st_count >
-                se_count - {flag("segment_id = 'SE'")}
-                then st_count end as transaction_seq,
-            case when gs_count > 0 and gs_count >
-                ge_count - {flag("segment_id = 'GE'")}
-                then gs_count end as group_seq
-        from run
-    ),
-    txn as (
-        select st_count as t_seq, elements[1] as transaction_set, elements[2] as st02,
-               lx_run as lx_base, clp_run as clp_base
-        from run where segment_id = 'ST'
-    ),
-    clm as (
-        select clp_run as c_run, svc_run as svc_base from run where segment_id = 'CLP'
-    ),
-    grp as (
-        select gs_count as g_seq, elements[6] as gs06 from run where segment_id = 'GS'
-    ),
-    ich as (
-        select interchange_seq as i_seq, elements[13] as isa13
-        from run where segment_id = 'ISA'
-    )
-    select
-        cast({file_param} as varchar) as file_id,
-        cast(p.segment_pos as integer) as segment_pos,
-        cast(p.interchange_seq as integer) as interchange_seq,
-        cast(p.group_seq as integer) as group_seq,
-        cast(p.transaction_seq as integer) as transaction_seq,
-        ich.isa13,
-        grp.gs06,
-        txn.st02,
-        txn.transaction_set,
-        case
-            when p.transaction_seq is null then p.segment_id
-            when p.segment_id in ('ST', 'SE') then p.segment_id
-            when p.loop_code = 2 then '1000A'
-            when p.loop_code = 3 then '1000B'
-            when p.loop_code = 4 then '2000'
-            when p.loop_code = 5 then '2100'
-            when p.loop_code = 6 then '2110'
-            when p.loop_code = 7 then 'PLB'
-            else 'header'
-        end as loop_id,
-        cast(case when p.lx_run > txn.lx_base
-            then p.lx_run - txn.lx_base end as integer) as header_seq,
-        cast(case when p.loop_code in (5, 6)
-            then p.clp_run - txn.clp_base end as integer) as claim_seq,
-        cast(case when p.loop_code = 6
-            then p.svc_run - clm.svc_base end as integer) as line_seq,
-        p.segment_id,
-        n.elements,
-        n.component_sep,
-        cast(p.st_count as integer) as st_count,
-        cast(p.se_count as integer) as se_count
-    from placed p
-    join _num n on n.segment_pos = p.segment_pos
-    left join txn on txn.t_seq = p.transaction_seq
-    left join clm on clm.c_run = p.clp_run and p.transaction_seq is not null
-    left join grp on grp.g_seq = p.group_seq
-    left join ich on ich.i_seq = p.interchange_seq
-    """
-    return [numbered, running_counts, contexted, "drop table _num", "drop table _run"]
-
-
-def _structure_problems_sql(d: _Dialect) -> str:
-    """The first problem that makes a file unloadable, by position (then by rule).
-
-    The number rules are rows of a small table joined to the segments, so that the
-    query holds two regular expressions rather than one per element: planning a
-    query with sixty of them cost more than running it on a small file.
-    """
-    numbers, orphans, prio = [], [], 10
-    for seg, idx, required, money in _MONEY:
-        numbers.append((prio, seg, idx, 0, required, money))
-        prio += 1
-    # A CAS or PLB amount is required when its reason code is there, and checked
-    # whenever it is there: the marts cast every amount they find. Beyond six
-    # triplets (pairs), or without a reason code, the marts could not place an amount:
-    # the file is rejected rather than loaded with money the marts would drop.
-    for reason, amount, qty in _CAS_TRIPLETS:
-        numbers.append((prio, "CAS", amount, reason, True, True))
-        numbers.append((prio + 1, "CAS", qty, 0, False, False))
-        orphans.append((prio + 2, "CAS", amount, reason, qty))
-        prio += 3
-    for reason, amount in _PLB_PAIRS:
-        numbers.append((prio, "PLB", amount, reason, True, True))
-        orphans.append((prio + 1, "PLB", amount, reason, 0))
-        prio += 2
-
-    def values(rows: list[tuple]) -> str:
-        def lit(v) -> str:
-            return f"'{v}'" if isinstance(v, str) else str(v).lower()
-
-        return ", ".join("(" + ", ".join(lit(v) for v in row) + ")" for row in rows)
-
-    def name(seg: str, idx: str) -> str:
-        return f"{seg} || lpad(cast({idx} as varchar), 2, '0')"
-
-    return f"""
-    with number_rules(prio, seg, idx, reason_idx, required, money) as (
-        values {values(numbers)}
-    ),
-    orphan_rules(prio, seg, idx, reason_idx, qty_idx) as (
-        values {values(orphans)}
-    ),
-    numbers as (
-        select s.segment_pos, s.segment_id, r.prio, r.seg, r.idx, r.money,
-               coalesce(s.elements[r.idx], '') as v,
-               case when r.reason_idx = 0 then r.required
-                    else coalesce(s.elements[r.reason_idx], '') <> '' end as required
-        from _seg s join number_rules r on r.seg = s.segment_id
-        where s.transaction_set = '835'
-    ),
-    bad_numbers as (
-        select segment_pos, segment_id, prio, {name('seg', 'idx')} || case
-                   when v = '' then ' is missing'
-                   when not {d.matches('v', _DECIMAL)} then ' is not a number'
-                   else ' has more than two decimal places' end as problem
-        from numbers
-        where (v = '' and required)
-           or (v <> '' and not (case when money then {d.matches('v', _AMOUNT)}
-                                     else {d.matches('v', _DECIMAL)} end))
-    ),
-    orphans as (
-        select s.segment_pos, s.segment_id, o.prio,
-               {name('o.seg', 'o.idx')} || ' has no reason code ('
-               || {name('o.seg', 'o.reason_idx')} || ')' as problem
-        from _seg s join orphan_rules o on o.seg = s.segment_id
-        where s.transaction_set = '835' and coalesce(s.elements[o.reason_idx], '') = ''
-          and (coalesce(s.elements[o.idx], '') <> ''
-               or (o.qty_idx > 0 and coalesce(s.elements[o.qty_idx], '') <> ''))
-    ),
-    shape as (
-        select segment_pos, segment_id, 0 as prio, case
-            when not {d.matches('segment_id', '[A-Z][A-Z0-9]{1,2}')} then 'invalid segment id'
-            when segment_id = 'SE' and se_count > st_count then 'SE without a matching ST'
-            when segment_id = 'ST' and st_count - 1 > se_count
-                then 'ST before the previous transaction ended (its SE is missing)'
-            when segment_id = 'CAS' and transaction_set = '835'
-                 and {d.length('elements')} > {_CAS_MAX_ELEMENTS}
-                then 'CAS has more than six adjustment triplets'
-            when segment_id = 'PLB' and transaction_set = '835'
-                 and {d.length('elements')} > {_PLB_MAX_ELEMENTS}
-                then 'PLB has more than six adjustment pairs'
-            when segment_id in ('CLP', 'SVC', 'CAS') and transaction_set = '835'
-                 and claim_seq is null then segment_id || ' outside a claim'
-            end as problem
-        from _seg
-    )
-    select segment_pos, segment_id, problem from (
-        select * from shape where problem is not null
-        union all select * from bad_numbers
-        union all select * from orphans
-    ) p
-    order by segment_pos, prio
-    limit 1
-    """
-
-
-def _dates_sql() -> str:
-    """Distinct date values the marts cast, with their first position."""
-    return """
-    select v, min(segment_pos), min(segment_id) from (
-        select elements[2] as v, segment_pos, segment_id from _seg
-        where segment_id = 'DTM' and transaction_set = '835'
-        union all
-        select elements[16], segment_pos, segment_id from _seg
-        where segment_id = 'BPR' and transaction_set = '835'
-    ) d
-    where coalesce(v, '') <> ''
-    group by v
-    """
-
-
-def _findings_sql(d: _Dialect) -> str:
-    """Envelope findings: the file still loads; each problem is recorded with its place."""
-    num = d.matches("{x}", "[0-9]{1,18}")  # what fits a bigint; longer is "nothing"
-
-    def as_int(x: str) -> str:
-        return f"case when {num.replace('{x}', x)} then cast({x} as bigint) end"
-
-    return f"""
-    with txn as (
-        select transaction_seq, count(*) as n,
-               max(case when segment_id = 'ST' then elements[2] end) as st02
-        from _seg where transaction_seq is not null group by transaction_seq
-    ),
-    grp as (
-        select group_seq, count(distinct transaction_seq) as n,
-               max(case when segment_id = 'GS' then elements[6] end) as gs06
-        from _seg where group_seq is not null group by group_seq
-    ),
-    ich as (
-        select interchange_seq, count(distinct group_seq) as n,
-               max(case when segment_id = 'ISA' then elements[13] end) as isa13
-        from _seg where interchange_seq > 0 group by interchange_seq
-    )
-    select s.segment_pos, s.segment_id, 'SE01_COUNT_MISMATCH',
-           'SE01 says ' || coalesce({as_int('s.elements[1]')} || '', 'nothing')
-           || ', the transaction has ' || t.n || ' segments'
-    from _seg s join txn t on t.transaction_seq = s.transaction_seq
-    where s.segment_id = 'SE'
-      and {as_int('s.elements[1]')} is distinct from t.n
-    union all
-    select s.segment_pos, s.segment_id, 'CONTROL_NUMBER_MISMATCH',
-           'ST02 and SE02 differ (transaction ' || t.transaction_seq || ')'
-    from _seg s join txn t on t.transaction_seq = s.transaction_seq
-    where s.segment_id = 'SE' and s.elements[2] is distinct from t.st02
-    union all
-    select s.segment_pos, s.segment_id, 'GE01_COUNT_MISMATCH',
-           'GE01 says ' || coalesce({as_int('s.elements[1]')} || '', 'nothing')
-           || ', the group has ' || g.n || ' transactions'
-    from _seg s join grp g on g.group_seq = s.group_seq
-    where s.segment_id = 'GE' and {as_int('s.elements[1]')} is distinct from g.n
-    union all
-    select s.segment_pos, s.segment_id, 'CONTROL_NUMBER_MISMATCH',
-           'GS06 and GE02 differ (group ' || g.group_seq || ')'
-    from _seg s join grp g on g.group_seq = s.group_seq
-    where s.segment_id = 'GE' and s.elements[2] is distinct from g.gs06
-    union all
-    select s.segment_pos, s.segment_id, 'IEA01_COUNT_MISMATCH',
-           'IEA01 says ' || coalesce({as_int('s.elements[1]')} || '', 'nothing')
-           || ', the interchange has ' || i.n || ' groups'
-    from _seg s join ich i on i.interchange_seq = s.interchange_seq
-    where s.segment_id = 'IEA' and {as_int('s.elements[1]')} is distinct from i.n
-    union all
-    select s.segment_pos, s.segment_id, 'CONTROL_NUMBER_MISMATCH',
-           'ISA13 and IEA02 differ (interchange ' || i.interchange_seq || ')'
-    from _seg s join ich i on i.interchange_seq = s.interchange_seq
-    where s.segment_id = 'IEA' and s.elements[2] is distinct from i.isa13
-    union all
-    select min(segment_pos), 'ST', 'NO_INTERCHANGE_ENVELOPE',
-           'bare ST...SE with no ISA/GS envelope'
-    from _seg where interchange_seq = 0 having count(*) > 0
-    union all
-    select segment_pos, segment_id, 'NON_835_TRANSACTION',
-           'transaction ' || transaction_seq || ' is not an 835; kept, not used by the marts'
-    from _seg where segment_id = 'ST' and elements[1] is distinct from '835'
-    union all
-    select max(segment_pos), 'GS', 'GROUP_NOT_CLOSED', 'a GS group has no GE'
-    from _seg where segment_id in ('GS', 'GE')
-    having sum(case when segment_id = 'GS' then 1 else -1 end) > 0
-    """
-
-
-def _duplicate_payment_sql(d: _Dialect) -> str:
-    """Transactions of this file that pay what a file loaded before already paid: the
-    same trace (TRN03 payer id + TRN02 check or EFT number) or the same envelope
-    (ISA06 sender + ISA13 + ST02). One finding per transaction, on its TRN (its ST
-    when it has none), naming the earliest such file. Two parameters: this file's id,
-    twice. Copies inside one file are not compared (see the README's limitations)."""
-    p = d.param
-    return f"""
-    with txn as (
-        select transaction_seq, min(segment_pos) as st_pos, max(interchange_seq) as ich,
-               max(isa13) as isa13, max(st02) as st02
-        from _seg where transaction_set = '835' and transaction_seq is not null
-        group by transaction_seq
-    ),
-    trn as (
-        select transaction_seq, min(segment_pos) as trn_pos,
-               min(elements[2]) as trn02, min(elements[3]) as trn03
-        from _seg where segment_id = 'TRN' and transaction_set = '835'
-        group by transaction_seq
-    ),
-    isa as (
-        select interchange_seq, trim(elements[6]) as isa06 from _seg where segment_id = 'ISA'
-    ),
-    mine as (
-        select t.transaction_seq, coalesce(r.trn_pos, t.st_pos) as pos,
-               case when r.trn_pos is null then 'ST' else 'TRN' end as seg,
-               r.trn02, r.trn03, i.isa06, t.isa13, t.st02
-        from txn t
-        left join trn r on r.transaction_seq = t.transaction_seq
-        left join isa i on i.interchange_seq = t.ich
-    ),
-    by_trace as (
-        select m.pos, m.seg, 1 as rule, o.file_id, o.transaction_seq
-        from mine m
-        join raw.segments o
-          on o.segment_id = 'TRN' and o.transaction_set = '835'
-         and o.elements[2] = m.trn02 and o.elements[3] = m.trn03
-        where m.trn02 <> '' and m.trn03 <> '' and o.file_id <> {p}
-    ),
-    st_match as (
-        select m.pos, m.seg, m.isa06, o.file_id, o.transaction_seq, o.interchange_seq
-        from mine m
-        join raw.segments o
-          on o.segment_id = 'ST' and o.transaction_set = '835'
-         and o.isa13 = m.isa13 and o.st02 = m.st02
-        where m.isa06 is not null and o.file_id <> {p}
-    ),
-    by_envelope as (
-        select s.pos, s.seg, 2 as rule, s.file_id, s.transaction_seq
-        from st_match s
-        join raw.segments i
-          on i.file_id = s.file_id and i.interchange_seq = s.interchange_seq
-         and i.segment_id = 'ISA' and trim(i.elements[6]) = s.isa06
-    ),
-    ranked as (
-        select h.*, row_number() over (
-            partition by h.pos
-            order by h.rule, f.loaded_at, h.file_id, h.transaction_seq) as rn
-        from (select * from by_trace union all select * from by_envelope) h
-        join raw.file_manifest f on f.file_id = h.file_id and f.status = 'loaded'
-    )
-    select pos, seg, 'DUPLICATE_PAYMENT',
-           case when rule = 1 then 'same TRN03+TRN02' else 'same ISA06+ISA13+ST02' end
-           || ' as transaction ' || transaction_seq || ' of file ' || file_id
-    from ranked where rn = 1
-    order by pos
-    """
-
+# --------------------------------------------------------------------------- cutting
 
 _SEGMENT_COLUMNS = (
     "file_id, segment_pos, interchange_seq, group_seq, transaction_seq, isa13, gs06, st02, "
     "transaction_set, loop_id, header_seq, claim_seq, line_seq, segment_id, elements, "
     "component_sep"
 )
+# The message of the error() a quick check raises inside the statement that cuts a file.
+_SUSPECT = "eraflow: a money or date element needs the full rules"
 
 
-# --------------------------------------------------------------------------- loading
+class _Suspect(Exception):
+    """A money or date element failed its quick check while the file was cut: the file
+    takes the slow path, where the rules themselves name the problem (or clear it)."""
 
 
-def _stage(con, d: _Dialect, file_id: str, interchanges: list[Interchange]) -> None:
-    cur = _cursor(con)
-    for table in ("_seg", "_num", "_run", "_chunks"):
-        cur.execute(f"drop table if exists {table}")
-    cur.execute(
-        "create temp table _chunks (ich integer, esep varchar, csep varchar, "
-        "term varchar, base integer, body varchar)"
+@dataclass
+class _Envelope:
+    """The few values of a file's envelope segments, read once from the index."""
+
+    st01: list[str | None]  # by transaction (the k-th ST opens transaction k)
+    st02: list[str | None]
+    gs06: list[str | None]  # by group (the k-th GS opens group k)
+    isa13: list[str | None]  # by interchange (index into SegmentIndex.interchanges)
+    isa06: list[str | None]
+
+
+@dataclass
+class _Parsed:
+    """A file as the loader holds it between cutting and writing."""
+
+    index: SegmentIndex
+    env: _Envelope
+    is835: "np.ndarray"  # per segment: it belongs to an 835 transaction
+    quick: bool = False  # every money and date segment passed its quick check
+    in_seg: bool = False  # the rows wait in _seg (PostgreSQL, or the slow path) rather
+    # than being in raw.segments already
+
+
+def _envelope(index: SegmentIndex) -> _Envelope:
+    sts, gss = index.where("ST"), index.where("GS")
+    isa13, isa06 = [], []
+    for k, ich in enumerate(index.interchanges):
+        first = int(index.first[k])
+        isa = ich.seq > 0 and index.kind[first] == KIND["ISA"]
+        isa13.append(index.element(first, 13) if isa else None)
+        sender = index.element(first, 6) if isa else None
+        isa06.append(sender.strip(" ") if sender is not None else None)
+    return _Envelope(
+        st01=[index.element(int(i), 1) for i in sts],
+        st02=[index.element(int(i), 2) for i in sts],
+        gs06=[index.element(int(i), 6) for i in gss],
+        isa13=isa13, isa06=isa06)
+
+
+def _parse(data: bytes) -> _Parsed:
+    import numpy as np
+
+    index = index_segments(split_interchanges(decode(data)))
+    env = _envelope(index)
+    flags = np.array([False] + [v == "835" for v in env.st01], dtype=bool)
+    return _Parsed(index, env, flags[index.transaction_seq])
+
+
+def _segments_sql(element_sep: str, checked: bool) -> str:
+    """One interchange's rows of raw.segments, as a select.
+
+    DuckDB cuts the body (``_body``, one row) on the terminator and each segment on the
+    element separator; the i-th segment is paired with the i-th row of the index
+    (``_context``, numpy arrays) by a positional join. Were the two ever out of step,
+    the statement fails rather than misplace a segment. With ``checked``, every money
+    and date segment of an 835 must also match its quick pattern (``_good_patterns``),
+    or the statement fails with _SUSPECT.
+
+    Parameters: $1 file_id, $2 terminator, $3 element separator, $4 segments before this
+    interchange, $5 interchange_seq, $6 isa13, $7 component separator, $8 GS06 of each
+    group, $9 ST02 and $10 ST01 of each transaction (lists indexed by group_seq and
+    transaction_seq; index 0, for null, gives null).
+    """
+    position = "when segment_pos <> ctx_pos then error('segment index out of step')"
+    if checked:
+        good = "\n".join(
+            f"                when {KIND[seg]} then regexp_full_match(segment, "
+            f"'{_sql_text(_segment_pattern(pattern, element_sep))}')"
+            for seg, pattern in _good_patterns().items())
+        position += f"""
+        when checked and not (case kind
+{good}
+            end) then error('{_SUSPECT}')"""
+    return f"""
+    with cut as (
+        select
+            unnest(segments) as segment,
+            generate_subscripts(segments, 1) as ordinal
+        from (select string_split(body, $2) as segments from _body)
+    ),
+
+    placed as (
+        select
+            cut.ordinal + $4 as segment_pos,
+            cut.segment,
+            string_split(cut.segment, $3) as parts,
+            ctx.*
+        from cut positional join _context as ctx
     )
-    rows, base = [], 0
-    for ich in interchanges:
-        body = clean_body(ich)
-        rows.append((ich.seq, ich.element_sep, ich.component_sep, ich.segment_term, base, body))
-        base += count_segments(body, ich.segment_term)
-    if d.kind == "duckdb":
-        cur.executemany("insert into _chunks values (?, ?, ?, ?, ?, ?)", rows)
-    else:
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL).writerows(rows)
-        buf.seek(0)
-        cur.copy_expert("copy _chunks from stdin with (format csv)", buf)
-    numbered, running_counts, contexted, *drops = _segment_sql(d, d.param)
-    cur.execute(numbered)
-    cur.execute(running_counts)
-    cur.execute(contexted, (file_id,))
-    for stmt in drops:
-        cur.execute(stmt)
-    cur.execute("drop table _chunks")
+
+    select
+        cast($1 as varchar) as file_id,
+        cast(case
+            {position}
+            else segment_pos
+        end as integer) as segment_pos,
+        cast($5 as integer) as interchange_seq,
+        nullif(group_seq, 0) as group_seq,
+        nullif(transaction_seq, 0) as transaction_seq,
+        cast($6 as varchar) as isa13,
+        list_extract(cast($8 as varchar[]), group_seq) as gs06,
+        list_extract(cast($9 as varchar[]), transaction_seq) as st02,
+        list_extract(cast($10 as varchar[]), transaction_seq) as transaction_set,
+        coalesce(list_extract({list(LOOP_NAMES)}, loop), parts[1]) as loop_id,
+        nullif(header_seq, 0) as header_seq,
+        nullif(claim_seq, -1) as claim_seq,
+        nullif(line_seq, -1) as line_seq,
+        parts[1] as segment_id,
+        parts[2:] as elements,
+        cast($7 as varchar) as component_sep
+    from placed
+    """
 
 
-def _validate(con, d: _Dialect) -> None:
-    """Raise _Rejection for the first problem that makes the file unusable."""
-    cur = _cursor(con)
-    cur.execute(_structure_problems_sql(d))
-    row = cur.fetchone()
-    if row:
-        pos, seg_id, problem = row
-        raise _Rejection(problem, pos, seg_id)
+def _stage(con, d: _Dialect, file_id: str, f: _Parsed, checked: bool) -> None:
+    """Cut the file into its rows of raw.segments.
 
-    cur.execute(
-        "select max(st_count), max(se_count), "
-        "sum(case when segment_id = 'ST' and elements[1] = '835' then 1 else 0 end), "
-        "min(case when segment_id = 'ST' and elements[1] <> '835' then elements[1] end) "
-        "from _seg"
-    )
-    st, se, n835, other = cur.fetchone()
-    if (st or 0) > (se or 0):
-        cur.execute(f"select max(segment_pos) from _seg where segment_id = 'ST' "
-                    f"and st_count = {int(st)}")
-        raise _Rejection("truncated: the transaction has no SE", cur.fetchone()[0], "ST")
-    if not n835:
-        cur.execute("select min(segment_pos) from _seg where segment_id = 'ST'")
-        first_st = cur.fetchone()[0]
-        if first_st is None:
-            cur.execute("select segment_id from _seg where segment_pos = 1")
-            raise _Rejection("no 835 transaction in the file (no ST segment)", 1,
-                             cur.fetchone()[0])
-        found = f" (found {other})" if other and other.isdigit() and len(other) == 3 else ""
-        raise _Rejection(f"no 835 transaction in the file{found}", first_st, "ST")
+    Checked, on DuckDB, the rows go straight into raw.segments inside the file's
+    transaction; otherwise (PostgreSQL, or the slow path) into ``_seg``, a temp table of
+    the staging connection. Raises _Suspect when a quick check fails; on DuckDB the
+    failed statement has spoilt the file's transaction, which is rolled back and begun
+    again, empty.
+    """
+    import numpy as np
 
-    cur.execute(_dates_sql())
-    bad = []
-    for value, pos, seg_id in cur.fetchall():
+    index, stage = f.index, d.stage
+    into_table = checked and d.kind == "duckdb"
+    stage.execute("drop table if exists _seg")
+    checked_kinds = np.isin(index.kind, [KIND[seg] for seg in _good_patterns()])
+    for k, ich in enumerate(index.interchanges):
+        lo, hi = int(index.first[k]), int(index.first[k + 1])
+        stage.register("_context", {
+            "ctx_pos": np.arange(lo + 1, hi + 1, dtype=np.int32),
+            "group_seq": index.group_seq[lo:hi],
+            "transaction_seq": index.transaction_seq[lo:hi],
+            "header_seq": index.header_seq[lo:hi],
+            "claim_seq": index.claim_seq[lo:hi],
+            "line_seq": index.line_seq[lo:hi],
+            "loop": index.loop[lo:hi],
+            "kind": index.kind[lo:hi],
+            "checked": checked_kinds[lo:hi] & f.is835[lo:hi],
+        })
+        stage.register("_body", {"body": _object_array(clean_body(ich))})
+        if into_table:
+            target = f"insert into raw.segments ({_SEGMENT_COLUMNS}) "
+        else:
+            target = "create temp table _seg as " if k == 0 else "insert into _seg "
         try:
-            if len(value) != 8 or not value.isdigit():
-                raise ValueError
-            date(int(value[:4]), int(value[4:6]), int(value[6:]))
-        except ValueError:
-            bad.append((pos, seg_id))
+            stage.execute(target + _segments_sql(ich.element_sep, checked), [
+                file_id, ich.segment_term, ich.element_sep, lo, ich.seq, f.env.isa13[k],
+                ich.component_sep, f.env.gs06, f.env.st02, f.env.st01])
+        except Exception as exc:
+            if _SUSPECT not in str(exc):
+                raise
+            if d.kind == "duckdb":
+                con.rollback()
+                con.begin()
+            raise _Suspect() from None
+        finally:
+            stage.unregister("_body")
+            stage.unregister("_context")
+    f.quick, f.in_seg = checked, not into_table
+
+
+def _object_array(text: str):
+    """A one-element numpy array holding ``text``: how a string becomes a one-row
+    relation for DuckDB without a temp table (the text is copied once, by DuckDB)."""
+    import numpy as np
+
+    array = np.empty(1, dtype=object)
+    array[0] = text
+    return array
+
+
+def _segment_pattern(pattern: str, element_sep: str) -> str:
+    """A ``_good_patterns`` pattern over a whole segment's text: its id, then its
+    elements, with this interchange's element separator."""
+    sep = _regex_char(element_sep)
+    return f"[^{sep}]*{sep}" + pattern.replace(_NUL, sep)
+
+
+def _regex_char(c: str) -> str:
+    """``c`` as a literal in a regular expression (RE2), inside or outside brackets."""
+    return "\\" + c if c.isascii() and not c.isalnum() else c
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
+
+
+# --------------------------------------------------------------------------- checks
+
+# Dates the marts cast: (segment, element).
+_DATES = [("BPR", 16), ("DTM", 2)]
+# A CCYYMMDD date that is surely valid (year 0001-9999; no 29 February, which is left
+# to the full check of leap years).
+_GOOD_DATE = (r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+              r"(?:(?:0[1-9]|1[0-2])(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])(?:29|30)"
+              r"|(?:0[13578]|1[02])31)")
+_NUL = r"\x00"  # stands for the element separator in the patterns below
+_FIELD = f"[^{_NUL}]*"
+
+
+def _structure_problem(index: SegmentIndex, is835) -> tuple | None:
+    """The first segment whose place in the file makes the file unusable, as
+    ``(segment_pos, 0, reason)``: at one position these come before number problems."""
+    import numpy as np
+
+    kind = index.kind
+
+    def at(name: str):
+        return kind == KIND[name]
+
+    rules = [
+        (~index.valid_id, lambda i: "invalid segment id"),
+        (at("SE") & (index.se_count > index.st_count), lambda i: "SE without a matching ST"),
+        (at("ST") & (index.st_count - 1 > index.se_count),
+         lambda i: "ST before the previous transaction ended (its SE is missing)"),
+        (at("CAS") & is835 & (index.n_elements > _CAS_MAX_ELEMENTS),
+         lambda i: "CAS has more than six adjustment triplets"),
+        (at("PLB") & is835 & (index.n_elements > _PLB_MAX_ELEMENTS),
+         lambda i: "PLB has more than six adjustment pairs"),
+        ((at("CLP") | at("SVC") | at("CAS")) & is835 & (index.claim_seq < 0),
+         lambda i: f"{index.segment_id(i)} outside a claim"),
+    ]
+    found = [(int(np.argmax(mask)), order) for order, (mask, _) in enumerate(rules)
+             if mask.any()]
+    if not found:
+        return None
+    i, order = min(found)  # at one segment, the first rule that holds wins
+    return i + 1, 0, rules[order][1](i)
+
+
+def _good_patterns() -> dict[str, str]:
+    """Per segment id, a regular expression over the segment's elements (joined by the
+    element separator, written ``\\x00`` here) that only a segment with no money or
+    date problem matches.
+
+    The number rules ask several questions of each element: a file of 40 000 CAS
+    segments asks 700 000 of them. One match per segment, made while the file is cut,
+    answers for the good ones; a file with a segment that does not match takes the slow
+    path, where the rules themselves (``_number_problems_sql``, ``_dates_sql``) name the
+    first problem. The patterns may refuse a good segment (that only costs the slow
+    path); they must never pass a bad one (tests/test_loader_checks.py holds them to it).
+    """
+    def number(money: bool, required: bool) -> str:
+        pattern = f"(?:{_AMOUNT if money else _DECIMAL})"
+        return pattern if required else f"{pattern}?"
+
+    patterns = {}
+    simple: dict[str, dict[int, tuple[str, bool]]] = {}
+    for seg, idx, required, money in _MONEY:
+        simple.setdefault(seg, {})[idx] = (number(money, True), required)
+    for seg, idx in _DATES:
+        simple.setdefault(seg, {})[idx] = (f"(?:{_GOOD_DATE})", False)
+    for seg, rules in sorted(simple.items()):
+        last_required = max([k for k, (_, required) in rules.items() if required] or [1])
+
+        def element(k: int) -> str:
+            if k not in rules:
+                return _FIELD
+            pattern, required = rules[k]
+            return pattern if required else f"{pattern}?"
+
+        # Elements up to the last required one must be there; after it the list may end
+        # anywhere (a missing element is empty); past the last rule anything goes.
+        tail = f"(?:{_NUL}{_FIELD})*"
+        for k in range(max(rules), last_required, -1):
+            tail = f"(?:{_NUL}{element(k)}{tail})?"
+        patterns[seg] = _FIELD + "".join(f"{_NUL}{element(k)}"
+                                         for k in range(2, last_required + 1)) + tail
+
+    # CAS: the group code, then triplets (reason, amount, quantity): a reason with a good
+    # amount and an empty or good quantity, or all three empty; the last may stop short.
+    reason = f"[^{_NUL}]+"
+    amount, quantity = number(True, True), number(False, False)
+    assert [t[0] for t in _CAS_TRIPLETS] == list(range(2, 2 + 3 * len(_CAS_TRIPLETS), 3))
+    triplet = f"(?:{_NUL}{reason}{_NUL}{amount}{_NUL}{quantity}|{_NUL}{_NUL}{_NUL})"
+    short = f"(?:{_NUL}{reason}{_NUL}{amount}|{_NUL}{_NUL}?)?"
+    patterns["CAS"] = f"{_FIELD}{triplet}{{0,{len(_CAS_TRIPLETS)}}}{short}"
+    # PLB: provider, fiscal period date, then pairs (reason, amount) the same way.
+    assert [p[0] for p in _PLB_PAIRS] == list(range(3, 3 + 2 * len(_PLB_PAIRS), 2))
+    pair = f"(?:{_NUL}{reason}{_NUL}{amount}|{_NUL}{_NUL})"
+    patterns["PLB"] = (f"{_FIELD}(?:{_NUL}{_FIELD}{pair}{{0,{len(_PLB_PAIRS)}}}"
+                       f"(?:{_NUL})?)?")
+    return patterns
+
+
+def _number_rules() -> dict[str, list[tuple]]:
+    """The number rules of each segment, in the order a segment's problems are told:
+    ``("number", element, reason, required, money)`` and ``("orphan", amount, reason,
+    quantity)``; element numbers are 1-based, 0 for "none"."""
+    rules: dict[str, list[tuple]] = {}
+    for seg, idx, required, money in _MONEY:
+        rules.setdefault(seg, []).append(("number", idx, 0, required, money))
+    # A CAS or PLB amount is required when its reason code is there, and checked
+    # whenever it is there: the marts cast every amount they find. Beyond six
+    # triplets (pairs), or without a reason code, the marts could not place an amount:
+    # the file is rejected rather than loaded with money the marts would drop.
+    for reason, amount, qty in _CAS_TRIPLETS:
+        rules.setdefault("CAS", []).extend([
+            ("number", amount, reason, True, True), ("number", qty, 0, False, False),
+            ("orphan", amount, reason, qty)])
+    for reason, amount in _PLB_PAIRS:
+        rules.setdefault("PLB", []).extend([
+            ("number", amount, reason, True, True), ("orphan", amount, reason, 0)])
+    return rules
+
+
+def _number_problems_sql() -> str:
+    """Each segment of ``_seg`` in an 835 transaction with a number element that the
+    marts could not cast, or cast without every cent: (segment_pos, segment_id, problem),
+    the segment's first problem.
+
+    One ``case`` per segment id holds that segment's rules in order (a join to a table
+    of rules would make a row per segment and rule); a regular expression runs only on
+    an element that is there.
+    """
+    def element(n: int) -> str:
+        return f"coalesce(elements[{n}], '')"
+
+    def matches(n: int, pattern: str) -> str:
+        return f"regexp_full_match({element(n)}, '{pattern}')"
+
+    def number(seg: str, n: int, reason: int, required: bool, money: bool) -> tuple[str, str]:
+        pattern = _AMOUNT if money else _DECIMAL
+        if reason:
+            required_sql = f"{element(reason)} <> ''"
+        else:
+            required_sql = "true" if required else "false"
+        bad = (f"({element(n)} = '' and {required_sql}) "
+               f"or ({element(n)} <> '' and not {matches(n, pattern)})")
+        why = (f"case when {element(n)} = '' then ' is missing' "
+               f"when not {matches(n, _DECIMAL)} then ' is not a number' "
+               f"else ' has more than two decimal places' end")
+        return bad, f"'{seg}{n:02d}' || {why}"
+
+    def orphan(seg: str, n: int, reason: int, qty: int) -> tuple[str, str]:
+        sent = f"{element(n)} <> ''" + (f" or {element(qty)} <> ''" if qty else "")
+        return (f"{element(reason)} = '' and ({sent})",
+                f"'{seg}{n:02d} has no reason code ({seg}{reason:02d})'")
+
+    branches = []
+    for seg, rules in sorted(_number_rules().items()):
+        whens = []
+        for kind, *args in rules:
+            bad, problem = number(seg, *args) if kind == "number" else orphan(seg, *args)
+            whens.append(f"                when {bad}\n                    then {problem}")
+        branches.append(f"            when '{seg}' then case\n" + "\n".join(whens)
+                        + "\n            end")
+    cases = "\n".join(branches)
+    return f"""
+    select * from (
+        select
+            segment_pos,
+            segment_id,
+            case segment_id
+{cases}
+            end as problem
+        from _seg
+        where transaction_set = '835'
+    ) as checked
+    where problem is not null
+    """
+
+
+def _dates_sql() -> str:
+    """Distinct date values of ``_seg`` the marts cast, with their first position."""
+    union = "\n        union all\n".join(
+        f"        select elements[{idx}] as v, segment_pos, segment_id from _seg\n"
+        f"        where segment_id = '{seg}' and transaction_set = '835'"
+        for seg, idx in _DATES)
+    return f"""
+    select v, min(segment_pos), min(segment_id) from (
+{union}
+    ) as d
+    where coalesce(v, '') <> ''
+    group by v
+    """
+
+
+def _is_date(value: str) -> bool:
+    """A CCYYMMDD date that exists (ASCII digits: the marts' cast reads no other)."""
+    if len(value) != 8 or not (value.isascii() and value.isdigit()):
+        return False
+    try:
+        date(int(value[:4]), int(value[4:6]), int(value[6:]))
+    except ValueError:
+        return False
+    return True
+
+
+def _validate(d: _Dialect, f: _Parsed) -> None:
+    """Raise _Rejection for the first problem that makes the file unusable: the first
+    by position among the structure and number rules, then a transaction with no SE,
+    then a file with no 835, then a date that is not a date.
+
+    The number and date rules run on ``_seg`` when the file took the slow path; on the
+    quick path every money and date segment already matched a pattern that only good
+    segments match.
+    """
+    index, env = f.index, f.env
+    problems = [_structure_problem(index, f.is835)]
+    if not f.quick:
+        row = d.stage.execute(f"select segment_pos, problem from ({_number_problems_sql()}) "
+                              f"order by segment_pos limit 1").fetchone()
+        problems.append((row[0], 1, row[1]) if row else None)
+    problems = [p for p in problems if p]
+    if problems:
+        pos, _, reason = min(problems, key=lambda p: (p[0], p[1]))
+        raise _Rejection(reason, pos, index.segment_id(pos - 1))
+
+    sts = index.where("ST")
+    if len(sts) and int(index.st_count[-1]) > int(index.se_count[-1]):
+        raise _Rejection("truncated: the transaction has no SE", int(sts[-1]) + 1, "ST")
+    if "835" not in env.st01:
+        if not len(sts):
+            raise _Rejection("no 835 transaction in the file (no ST segment)", 1,
+                             index.segment_id(0))
+        others = [v for v in env.st01 if v is not None and v != "835"]
+        other = min(others) if others else None
+        found = f" (found {other})" if other and other.isdigit() and len(other) == 3 else ""
+        raise _Rejection(f"no 835 transaction in the file{found}", int(sts[0]) + 1, "ST")
+
+    if f.quick:
+        return
+    bad = [(pos, seg_id) for value, pos, seg_id in d.stage.execute(_dates_sql()).fetchall()
+           if not _is_date(value)]
     if bad:
         pos, seg_id = min(bad)
         element = "DTM02" if seg_id == "DTM" else "BPR16"
         raise _Rejection(f"{element} is not a valid CCYYMMDD date", pos, seg_id)
 
 
+# --------------------------------------------------------------------------- findings
+
+
+def _as_count(value: str | None) -> int | None:
+    """A count element as the findings compare it: digits that fit a bigint, else None."""
+    return int(value) if value is not None and _COUNT.fullmatch(value) else None
+
+
+def _said(value: int | None) -> str:
+    return "nothing" if value is None else str(value)
+
+
+def _distinct_per(keys, values, mask):
+    """For each key, how many distinct values it has among the masked segments (keys
+    and values are non-decreasing runs, so distinct runs are few: numpy on those)."""
+    import numpy as np
+
+    k, v = keys[mask], values[mask]
+    if not len(k):
+        return {}
+    run = np.ones(len(k), dtype=bool)
+    run[1:] = (k[1:] != k[:-1]) | (v[1:] != v[:-1])
+    pairs = set(zip(k[run].tolist(), v[run].tolist()))
+    out: dict[int, int] = {}
+    for key, _ in pairs:
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def _envelope_findings(index: SegmentIndex, env: _Envelope) -> list[tuple]:
+    """Envelope findings: the file still loads; each problem is recorded with its place,
+    as (segment_pos, segment_id, finding_code, detail)."""
+    import numpy as np
+
+    out: list[tuple] = []
+    txn, grp = index.transaction_seq, index.group_seq
+    ich = np.repeat(np.array([c.seq for c in index.interchanges], dtype=np.int32),
+                    np.diff(index.first))
+    per_txn = np.bincount(txn, minlength=len(env.st01) + 1)
+    txns_per_group = _distinct_per(grp, txn, (grp > 0) & (txn > 0))
+    groups_per_ich = _distinct_per(ich, grp, (ich > 0) & (grp > 0))
+
+    for i in index.where("SE"):
+        k = int(txn[i])
+        if k:
+            said = _as_count(index.element(int(i), 1))
+            if said != int(per_txn[k]):
+                out.append((int(i) + 1, "SE", "SE01_COUNT_MISMATCH",
+                            f"SE01 says {_said(said)}, the transaction has {per_txn[k]} "
+                            f"segments"))
+            if index.element(int(i), 2) != env.st02[k - 1]:  # is distinct from
+                out.append((int(i) + 1, "SE", "CONTROL_NUMBER_MISMATCH",
+                            f"ST02 and SE02 differ (transaction {k})"))
+    gs_rows = {int(grp[i]): int(i) for i in index.where("GS") if grp[i]}
+    for i in index.where("GE"):
+        g = int(grp[i])
+        if g:
+            said, n = _as_count(index.element(int(i), 1)), txns_per_group.get(g, 0)
+            if said != n:
+                out.append((int(i) + 1, "GE", "GE01_COUNT_MISMATCH",
+                            f"GE01 says {_said(said)}, the group has {n} transactions"))
+            gs06 = index.element(gs_rows[g], 6) if g in gs_rows else None
+            if index.element(int(i), 2) != gs06:
+                out.append((int(i) + 1, "GE", "CONTROL_NUMBER_MISMATCH",
+                            f"GS06 and GE02 differ (group {g})"))
+    for i in index.where("IEA"):
+        k = index.interchange_of(int(i))
+        seq = index.interchanges[k].seq
+        if seq:
+            said, n = _as_count(index.element(int(i), 1)), groups_per_ich.get(seq, 0)
+            if said != n:
+                out.append((int(i) + 1, "IEA", "IEA01_COUNT_MISMATCH",
+                            f"IEA01 says {_said(said)}, the interchange has {n} groups"))
+            isa13 = env.isa13[k]
+            if index.element(int(i), 2) != isa13:
+                out.append((int(i) + 1, "IEA", "CONTROL_NUMBER_MISMATCH",
+                            f"ISA13 and IEA02 differ (interchange {seq})"))
+    if index.interchanges[0].seq == 0:
+        out.append((1, "ST", "NO_INTERCHANGE_ENVELOPE", "bare ST...SE with no ISA/GS envelope"))
+    for k, i in enumerate(index.where("ST"), start=1):
+        if env.st01[k - 1] != "835":
+            out.append((int(i) + 1, "ST", "NON_835_TRANSACTION",
+                        f"transaction {txn[i]} is not an 835; kept, not used by the marts"))
+    opened = len(index.where("GS")) - len(index.where("GE"))
+    if opened > 0:
+        last = max(int(index.where("GS")[-1]), int(np.append(index.where("GE"), -1)[-1]))
+        out.append((last + 1, "GS", "GROUP_NOT_CLOSED", "a GS group has no GE"))
+    return out
+
+
+# --------------------------------------------------------------------------- duplicates
+
+
+def _payment_keys(index: SegmentIndex, env: _Envelope) -> list[tuple]:
+    """This file's rows of raw.payment_keys: per 835 transaction, where a finding on it
+    points (its first TRN, else its ST), the smallest TRN02 and TRN03 of its TRNs, the
+    trimmed ISA06 of its interchange, its ISA13 and its ST02.
+
+    A transaction with two TRN segments (the 835 allows one) is compared by those
+    smallest values, on both sides of the comparison."""
+    import numpy as np
+
+    txn = index.transaction_seq
+    opened = np.flatnonzero(txn > 0)  # transaction numbers never decrease along the file
+    numbers = txn[opened]
+    traces: dict[int, list[tuple]] = {}
+    for i in index.where("TRN"):
+        if txn[i]:
+            traces.setdefault(int(txn[i]), []).append(
+                (int(i) + 1, index.element(int(i), 2), index.element(int(i), 3)))
+
+    def smallest(values):
+        present = [v for v in values if v is not None]
+        return min(present) if present else None
+
+    keys = []
+    for k, st01 in enumerate(env.st01, start=1):
+        lo, hi = np.searchsorted(numbers, k, "left"), np.searchsorted(numbers, k, "right")
+        if st01 != "835" or lo == hi:
+            continue
+        first, last = int(opened[lo]), int(opened[hi - 1])
+        spanned = range(index.interchange_of(first), index.interchange_of(last) + 1)
+        isa13 = max(
+            (env.isa13[c] for c in spanned if env.isa13[c] is not None), default=None)
+        isa06 = env.isa06[spanned[-1]]
+        trn = traces.get(k)
+        if trn:
+            pos, seg = min(t[0] for t in trn), "TRN"
+            trn02, trn03 = smallest(t[1] for t in trn), smallest(t[2] for t in trn)
+        else:
+            pos, seg, trn02, trn03 = first + 1, "ST", None, None
+        keys.append((k, pos, seg, trn02, trn03, isa06, isa13, env.st02[k - 1]))
+    return keys
+
+
+def _duplicate_payment_sql(d: _Dialect) -> str:
+    """Transactions of this file that pay what a file loaded before already paid: the
+    same trace (TRN03 payer id + TRN02 check or EFT number) or the same envelope
+    (ISA06 sender + ISA13 + ST02). One finding per transaction, on its TRN (its ST
+    when it has none), naming the earliest such file. One parameter: this file's id,
+    whose keys are in raw.payment_keys already. Copies inside one file are not compared
+    (see the README's limitations)."""
+    return f"""
+    with mine as (
+        select * from raw.payment_keys where file_id = {d.param}
+    ),
+
+    by_trace as (
+        select m.segment_pos as pos, m.segment_id as seg, 1 as rule,
+               o.file_id, o.transaction_seq
+        from mine as m
+        inner join raw.payment_keys as o
+            on o.trn03 = m.trn03 and o.trn02 = m.trn02 and o.file_id <> m.file_id
+        where m.trn02 <> '' and m.trn03 <> ''
+    ),
+
+    by_envelope as (
+        select m.segment_pos as pos, m.segment_id as seg, 2 as rule,
+               o.file_id, o.transaction_seq
+        from mine as m
+        inner join raw.payment_keys as o
+            on o.isa13 = m.isa13 and o.st02 = m.st02 and o.isa06 = m.isa06
+           and o.file_id <> m.file_id
+    ),
+
+    ranked as (
+        select h.*, row_number() over (
+            partition by h.pos
+            order by h.rule, f.loaded_at, h.file_id, h.transaction_seq) as rn
+        from (select * from by_trace union all select * from by_envelope) as h
+        inner join raw.file_manifest as f
+            on f.file_id = h.file_id and f.status = 'loaded'
+    )
+
+    select pos, seg, 'DUPLICATE_PAYMENT',
+           case when rule = 1 then 'same TRN03+TRN02' else 'same ISA06+ISA13+ST02' end
+           || ' as transaction ' || transaction_seq || ' of file ' || file_id
+    from ranked
+    where rn = 1
+    order by pos
+    """
+
+
+# --------------------------------------------------------------------------- loading
+
+# raw.segments.elements as a PostgreSQL array literal, for COPY: every element quoted,
+# its backslashes and double quotes escaped (any character may be data but the
+# separator, which no longer is in an element).
+_PG_ELEMENTS = (r"""'{' || array_to_string(list_transform(elements, lambda e: '"' """
+                r"""|| replace(replace(e, '\', '\\'), '"', '\"') || '"'), ',') || '}'""")
+
+
+def _write_staged(con, d: _Dialect) -> None:
+    """The rows waiting in ``_seg`` into raw.segments: on DuckDB with one insert; into
+    PostgreSQL with one COPY of CSV written by DuckDB (quoting, NULL as an empty field,
+    "" for an empty string)."""
+    if d.kind == "duckdb":
+        con.execute(f"insert into raw.segments ({_SEGMENT_COLUMNS}) "
+                    f"select {_SEGMENT_COLUMNS} from _seg")
+        con.execute("drop table _seg")
+        return
+    columns = _SEGMENT_COLUMNS.replace("elements", f"{_PG_ELEMENTS} as elements")
+    path = d.scratch / "segments.csv"
+    literal = str(path).replace("'", "''")
+    d.stage.execute(f"copy (select {columns} from _seg) to '{literal}' "
+                    f"(format csv, header false)")
+    d.stage.execute("drop table _seg")
+    try:
+        with path.open(encoding="utf-8", newline="") as rows:
+            _cursor(con).copy_expert(
+                f"copy raw.segments ({_SEGMENT_COLUMNS}) from stdin with (format csv)", rows)
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def _commit_file(con, d: _Dialect, src: _Source, file_id: str, run_id: str,
-                 received_at: datetime) -> FileResult:
+                 received_at: datetime, f: _Parsed) -> FileResult:
+    """What a checked file adds besides the rows already in raw.segments: the rows still
+    staged, the payment keys, the findings and the manifest row, in the file's
+    transaction."""
+    import numpy as np
+
+    index, env, is835 = f.index, f.env, f.is835
     cur = _cursor(con)
     p = d.param
-    cur.execute(f"insert into raw.segments ({_SEGMENT_COLUMNS}) "
-                f"select {_SEGMENT_COLUMNS} from _seg")
-    cur.execute(_findings_sql(d))
-    findings = cur.fetchall()
-    cur.execute(_duplicate_payment_sql(d), (file_id, file_id))
-    findings += cur.fetchall()
+    if f.in_seg:
+        _write_staged(con, d)
+    keys = _payment_keys(index, env)
+    if keys:
+        cur.executemany(f"insert into raw.payment_keys values ({', '.join([p] * 9)})",
+                        [(file_id, *k) for k in keys])
+    findings = _envelope_findings(index, env)
+    cur.execute(_duplicate_payment_sql(d), (file_id,))
+    findings += [tuple(row) for row in cur.fetchall()]
     if findings:
-        cur.executemany(
-            f"insert into raw.file_findings values ({p}, {p}, {p}, {p}, {p})",
-            [(file_id, *f) for f in findings],
-        )
-    cur.execute(
-        "select sum(case when segment_id = 'ISA' then 1 else 0 end), "
-        "count(distinct case when transaction_set = '835' then transaction_seq end), "
-        "sum(case when segment_id = 'CLP' and transaction_set = '835' then 1 else 0 end), "
-        "count(*), "
-        "min(case when segment_id = 'ST' and transaction_set = '835' then group_seq end) "
-        "from _seg"
-    )
-    n_ich, n_txn, n_clp, n_seg, first_group = cur.fetchone()
+        cur.executemany(f"insert into raw.file_findings values ({p}, {p}, {p}, {p}, {p})",
+                        [(file_id, *f) for f in findings])
+
+    kind = index.kind
+    n_clp = int(np.count_nonzero((kind == KIND["CLP"]) & is835))
+    n_txn = len(keys)  # one key row per 835 transaction
+    sts = index.where("ST")
+    groups = [int(index.group_seq[i]) for i in sts if is835[i] and index.group_seq[i]]
     version = None
-    if first_group is not None:  # GS08 of the group that holds the first 835
-        cur.execute(f"select elements[8] from _seg where segment_id = 'GS' "
-                    f"and group_seq = {int(first_group)}")
-        row = cur.fetchone()
-        version = row[0] if row else None
+    if groups:  # GS08 of the group that holds the first 835
+        gs = [int(i) for i in index.where("GS") if index.group_seq[i] == min(groups)]
+        version = index.element(gs[0], 8) if gs else None
     cur.execute(
         f"insert into raw.file_manifest (file_id, file_name, source_uri, size_bytes, "
         f"received_at, loaded_at, status, error, quarantine_path, interchange_count, "
         f"transaction_count, claim_count, segment_count, x12_version, run_id) "
         f"values ({', '.join([p] * 15)})",
         (file_id, src.name, src.uri, len(src.data), received_at, _now(), LOADED, None, None,
-         n_ich, n_txn, n_clp or 0, n_seg, version, run_id),
+         len(index.where("ISA")), n_txn, n_clp, index.count, version, run_id),
     )
-    return FileResult(file_id, src.name, LOADED, segments=n_seg, claims=int(n_clp or 0),
+    return FileResult(file_id, src.name, LOADED, segments=index.count, claims=n_clp,
                       findings=len(findings))
 
 
@@ -840,31 +1137,37 @@ def ingest_paths(
 
     A rejected file gets a manifest row with a one-line reason and goes to
     ``quarantine_dir`` (moved when ``move_rejected``, else copied); the rest of the
-    batch goes on.
+    batch goes on. Files are read one at a time: memory follows the largest file, not
+    the batch.
     """
     run_id = run_id or f"run-{uuid.uuid4().hex[:12]}"
     report = IngestReport(run_id)
     paths = [Path(p) for p in paths]
-    d = _Dialect(wh.kind)
 
     with wh.connect() as con:
         ensure_schema(con, wh.kind)
-        for n, path in enumerate(paths, start=1):
-            uri = (source_uris or {}).get(path, str(path.resolve()))
-            got = (received_at or {}).get(path, _now())
-            sources, zip_reason = _expand(path, uri)
-            if zip_reason:
-                archive = _Source(path.name, uri, path.read_bytes(), path)
-                sources = []
-                report.results.append(
-                    _reject(con, d, archive, _sha256(archive.data), run_id, got,
-                            f"{_one_line(path.name)}: {zip_reason}", quarantine_dir,
-                            move_rejected))
-            for src in sources:
-                result = _ingest_one(con, d, src, run_id, got, quarantine_dir, move_rejected)
-                report.results.append(result)
-            if progress is not None and report.results:
-                progress(n, len(paths), report.results[-1])
+        d = _Dialect(wh.kind, con)
+        try:
+            for n, path in enumerate(paths, start=1):
+                uri = (source_uris or {}).get(path, str(path.resolve()))
+                got = (received_at or {}).get(path, _now())
+                sources, zip_reason = _expand(path, uri)
+                if zip_reason:
+                    archive = _Source(path.name, uri, path.read_bytes(), path)
+                    sources = []
+                    report.results.append(
+                        _reject(con, d, archive, _sha256(archive.data), run_id, got,
+                                f"{_one_line(path.name)}: {zip_reason}", quarantine_dir,
+                                move_rejected))
+                for src in sources:
+                    result = _ingest_one(con, d, src, run_id, got, quarantine_dir,
+                                         move_rejected)
+                    report.results.append(result)
+                del sources
+                if progress is not None and report.results:
+                    progress(n, len(paths), report.results[-1])
+        finally:
+            d.close()
 
     log.info(
         "run %s: %d loaded, %d skipped, %d rejected",
@@ -916,11 +1219,17 @@ def _ingest_one(con, d: _Dialect, src: _Source, run_id: str, got: datetime,
     name = _one_line(src.name)
     _begin(con, d)
     try:
-        interchanges = split_interchanges(decode(src.data))
-        _stage(con, d, file_id, interchanges)
-        _validate(con, d)
-        result = _commit_file(con, d, src, file_id, run_id, got)
-        _cursor(con).execute("drop table if exists _seg")
+        f = _parse(src.data)
+        # The quick path checks money and dates while cutting; a file with a structure
+        # problem, or a segment that fails a quick check, is cut again for the full rules.
+        try:
+            if _structure_problem(f.index, f.is835) is not None:
+                raise _Suspect()
+            _stage(con, d, file_id, f, checked=True)
+        except _Suspect:
+            _stage(con, d, file_id, f, checked=False)
+        _validate(d, f)
+        result = _commit_file(con, d, src, file_id, run_id, got, f)
         con.commit()
     except (X12FormatError, _Rejection) as exc:
         con.rollback()

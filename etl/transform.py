@@ -13,8 +13,9 @@ subprocess of the dbt executable next to the running Python (``invocation=
 "subprocess"`` or ``ERAFLOW_DBT_INVOCATION=subprocess``), which keeps dbt's global
 state and its environment out of a long-lived process such as an Airflow worker.
 
-Failures name the node and carry dbt's one-line message with quoted literals
-masked, so a database error that echoes a value never reaches the logs.
+Failures name the node and carry the first two lines of dbt's message with quoted
+literals masked, so a database error that echoes a value never reaches the logs.
+``$ERAFLOW_DBT_PROJECT`` points at another copy of the project (as for the DAG).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from etl.warehouse import Warehouse
 log = logging.getLogger(__name__)
 
 PROJECT_DIR = Path(
-    os.environ.get("ERAFLOW_DBT_PROJECT_DIR")
+    os.environ.get("ERAFLOW_DBT_PROJECT")
     or Path(__file__).resolve().parents[1] / "dbt_project"
 ).resolve()
 
@@ -73,7 +74,9 @@ class DbtResult:
 
 def artifacts_dir(wh: Warehouse) -> Path:
     """Where dbt writes target/ and logs/ for this warehouse."""
-    base = os.environ.get("ERAFLOW_DBT_ARTIFACTS_DIR") or Path(tempfile.gettempdir()) / "eraflow-dbt"
+    base = os.environ.get("ERAFLOW_DBT_ARTIFACTS_DIR") or (
+        Path(tempfile.gettempdir()) / "eraflow-dbt"
+    )
     key = hashlib.sha256(wh.url.encode()).hexdigest()[:16]
     return Path(base) / key
 
@@ -164,6 +167,9 @@ def _run_in_process(args: list[str], env: dict[str, str]) -> DbtResult:
     with _RUNNER_LOCK, _environment(env):
         try:
             outcome = dbtRunner().invoke(list(args))
+        except Exception as exc:  # dbtRunner reports most errors itself; not all
+            return DbtResult(success=False,
+                             failures=[f"dbt: {type(exc).__name__}: {_mask(str(exc))}"])
         finally:
             _release_duckdb()
 
@@ -246,6 +252,7 @@ def _summarise(rows: Iterable[tuple[str, str, Any]]) -> DbtResult:
 
 
 _QUOTED = re.compile(r"'(?:[^']|'')*'")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _mask(message: Any, limit: int = 300) -> str:
@@ -254,7 +261,8 @@ def _mask(message: Any, limit: int = 300) -> str:
     dbt puts "Database Error in model x (path)" on the first line and the
     database's reason on the second; values a database echoes are quoted.
     """
-    lines = [line.strip() for line in str(message or "").splitlines() if line.strip()]
+    text = _ANSI.sub("", str(message or ""))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     text = _QUOTED.sub("'…'", " | ".join(lines[:2]))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

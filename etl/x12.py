@@ -4,11 +4,13 @@ which delimiters it declares.
 The 835 reader is split in two. This module does the part that needs
 character-level care and is cheap: it finds each ISA...IEA interchange, reads its
 delimiters from the ISA segment (never assuming ``*``, ``~`` or ``:``), and
-describes how its segments are to be cut. Cutting the segments and giving them
-loop context is done by the warehouse itself (``etl.loader``), which is much
-faster than a Python loop over segments. Nothing here loops over segments in
-Python on the way of a good file: only string methods and regular expressions,
-which run in C.
+describes how its segments are to be cut. ``index_segments`` then finds where each
+segment starts, which of the segments that open loops or close envelopes it is, and
+from those gives every segment its loop context (``SegmentIndex``), with numpy
+running counts over whole arrays. Cutting the text into segment and element strings
+is left to DuckDB (``etl.loader``). Nothing here loops over segments in Python on
+the way of a good file: only string methods, regular expressions and numpy, which
+run in C.
 
 What counts as layout rather than data, and is therefore dropped:
 
@@ -27,8 +29,13 @@ They name the file and a segment position (1-based, counted as the loader counts
 
 from __future__ import annotations
 
+import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy is imported where it is used: importing etl stays cheap
+    import numpy as np
 
 # An ISA segment is 106 characters when its elements are padded as the standard
 # asks; some senders do not pad, so the ISA is read by counting separators.
@@ -372,3 +379,234 @@ def _interchange_end(text: str, pos: int, idx: int, isa: _Isa, k: int, first: in
         piece = _drop_line_breaks(piece)
     last = first + count_segments(piece, term, isa.strip)
     raise X12FormatError("truncated: the file ends inside this segment", last, "IEA")
+
+
+# --------------------------------------------------------------------------- segment index
+
+# The segment ids the loader acts upon (loops, envelope, and the segments whose money
+# and dates it checks), each with a code in ``SegmentIndex.kind`` (0 for any other id).
+# ``segment_id`` is the text before the first element separator, so "CLP" is CLP only
+# when the separator (or the end of the segment) follows it.
+KINDS = ("ISA", "IEA", "GS", "GE", "ST", "SE", "N1", "LX", "CLP", "SVC", "CAS", "PLB", "TRN",
+         "BPR", "DTM", "AMT", "QTY")
+KIND = {name: code for code, name in enumerate(KINDS, start=1)}
+# raw.segments.loop_id inside a transaction, by ``SegmentIndex.loop`` (1-based); 0 means
+# the segment's own id (envelope segments, ST, SE and anything outside a transaction).
+LOOP_NAMES = ("1000A", "1000B", "2000", "2100", "2110", "PLB", "header")
+# The segments that open a loop, in the order of the codes the context is computed with.
+# N1 opens 1000A with N101 = PR (payer) and 1000B with N101 = PE (payee).
+_OPENER_TO_LOOP = {"ST": 7, "N1PR": 1, "N1PE": 2, "LX": 3, "CLP": 4, "SVC": 5, "PLB": 6,
+                   "SE": 7}
+_HEAD = 6  # characters read at the start of each segment: "N1*PR*" is the longest test
+
+
+@dataclass
+class SegmentIndex:
+    """Every segment of one file, in file order, as numpy arrays of one value per segment:
+    which id it has, and the loop context ``raw.segments`` records for it.
+
+    Segment ``i`` (0-based) is ``raw.segments.segment_pos`` ``i + 1``. Context arrays hold
+    0 for null (``group_seq``, ``transaction_seq``, ``header_seq``, whose values start at
+    1) or -1 (``claim_seq``, ``line_seq``, where 0 can be a value: an SVC before the first
+    CLP of its transaction has claim 0). Cutting a body on its terminator gives exactly
+    the segments counted here (bodies are tidy), so DuckDB's ``string_split`` and this
+    index agree row for row; the loader checks that they do.
+    """
+
+    interchanges: list[Interchange]
+    first: "np.ndarray"  # index of the first segment of each interchange, then the count
+    starts: "np.ndarray"  # offset of each segment in its interchange's ``codes``
+    stops: "np.ndarray"  # offset of its terminator (or the end of the body)
+    kind: "np.ndarray"  # uint8 code from KIND, 0 for other ids
+    valid_id: "np.ndarray"  # bool: the id is [A-Z][A-Z0-9]{1,2}
+    n_elements: "np.ndarray"  # elements after the id; counted for CAS and PLB only, else 0
+    st_count: "np.ndarray"  # ST segments so far, this one included
+    se_count: "np.ndarray"  # SE segments so far, this one included
+    group_seq: "np.ndarray"
+    transaction_seq: "np.ndarray"
+    header_seq: "np.ndarray"
+    claim_seq: "np.ndarray"
+    line_seq: "np.ndarray"
+    loop: "np.ndarray"  # 1-based index into LOOP_NAMES, 0 for the segment's own id
+    codes: list = field(repr=False)  # each interchange's body as character codes
+    wide: list = field(repr=False)  # whether those codes are UTF-32 (else UTF-8 bytes)
+
+    @property
+    def count(self) -> int:
+        return int(self.first[-1])
+
+    def where(self, name: str) -> "np.ndarray":
+        """Indexes of the segments with this id (one of KINDS)."""
+        import numpy as np
+
+        return np.flatnonzero(self.kind == KIND[name])
+
+    def interchange_of(self, i: int) -> int:
+        """Index into ``interchanges`` of the interchange that holds segment ``i``."""
+        if len(self.interchanges) == 1:
+            return 0
+        return bisect.bisect_right(self.first.tolist(), i) - 1
+
+    def text(self, i: int) -> str:
+        """The text of segment ``i``: for the few segments the loader reads in Python."""
+        k = self.interchange_of(i)
+        piece = self.codes[k][int(self.starts[i]):int(self.stops[i])]
+        return piece.tobytes().decode("utf-32-le" if self.wide[k] else "utf-8")
+
+    def elements(self, i: int) -> list[str]:
+        """The elements after the id, as ``raw.segments.elements`` holds them."""
+        return self.text(i).split(self.interchanges[self.interchange_of(i)].element_sep)[1:]
+
+    def element(self, i: int, n: int) -> str | None:
+        """Element ``n`` (1-based, as ``elements[n]`` in SQL), None when it is not sent."""
+        elements = self.elements(i)
+        return elements[n - 1] if 0 < n <= len(elements) else None
+
+    def segment_id(self, i: int) -> str:
+        return self.text(i).split(self.interchanges[self.interchange_of(i)].element_sep, 1)[0]
+
+
+def _codes(body: str, delimiters: str) -> tuple["np.ndarray", bool]:
+    """The body as an array of character codes, and whether they are UTF-32.
+
+    UTF-8 bytes when the delimiters are ASCII: UTF-8 never puts an ASCII byte inside
+    another character, so a terminator byte is a terminator. Otherwise one code point per
+    character (a delimiter outside ASCII is legal in a Latin-1 file)."""
+    import numpy as np
+
+    if max(map(ord, delimiters)) < 128:
+        return np.frombuffer(body.encode("utf-8"), dtype=np.uint8), False
+    return np.frombuffer(body.encode("utf-32-le"), dtype=np.uint32), True
+
+
+def _cut(ich: Interchange) -> dict:
+    """Where each segment of one interchange starts and stops, and what it is."""
+    import numpy as np
+
+    body = clean_body(ich)
+    codes, wide = _codes(body, ich.element_sep + ich.segment_term)
+    elem, term = ord(ich.element_sep), ord(ich.segment_term)
+    ends = np.flatnonzero(codes == term)
+    n = len(ends) + 1
+    starts = np.empty(n, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = ends + 1
+    stops = np.empty(n, dtype=np.int64)
+    stops[:-1] = ends
+    stops[-1] = len(codes)
+
+    # The first characters of each segment; past its end comes its terminator (the last
+    # segment's comes from the padding), so a short segment never matches a longer id.
+    padded = np.concatenate([codes, np.full(_HEAD, term, dtype=codes.dtype)])
+    head = [padded[starts + k] for k in range(_HEAD)]
+
+    def ends_id(k: int) -> np.ndarray:
+        return (head[k] == elem) | (head[k] == term)
+
+    def is_id(name: str) -> np.ndarray:
+        match = ends_id(len(name))
+        for k, ch in enumerate(name):
+            match &= head[k] == ord(ch)
+        return match
+
+    kind = np.zeros(n, dtype=np.uint8)
+    for name, code in KIND.items():
+        kind[is_id(name)] = code
+    # N101 = PR or PE: "N1", the separator, the qualifier, then a separator or the end
+    qualifier = (kind == KIND["N1"]) & (head[2] == elem) & (head[3] == ord("P")) & ends_id(5)
+    n1 = np.where(qualifier & (head[4] == ord("R")), 1,
+                  np.where(qualifier & (head[4] == ord("E")), 2, 0)).astype(np.uint8)
+
+    def upper(x):
+        return (x >= ord("A")) & (x <= ord("Z"))
+
+    def alnum(x):
+        return upper(x) | ((x >= ord("0")) & (x <= ord("9")))
+
+    valid = upper(head[0]) & alnum(head[1]) & (ends_id(2) | (alnum(head[2]) & ends_id(3)))
+
+    # Elements of the segments whose count is checked (CAS, PLB): separators before the
+    # segment's end less those before its start, by binary search in the separators.
+    n_elements = np.zeros(n, dtype=np.int32)
+    counted = np.flatnonzero((kind == KIND["CAS"]) | (kind == KIND["PLB"]))
+    if len(counted):
+        seps = np.flatnonzero(codes == elem)
+        n_elements[counted] = (np.searchsorted(seps, stops[counted])
+                               - np.searchsorted(seps, starts[counted]))
+    return {"codes": codes, "wide": wide, "starts": starts, "stops": stops, "kind": kind,
+            "n1": n1, "valid_id": valid, "n_elements": n_elements}
+
+
+def index_segments(interchanges: list[Interchange]) -> SegmentIndex:
+    """Cut every interchange of a file into segments and give each its loop context.
+
+    The context follows running counts in file order, as the 835 nests its loops:
+    a transaction runs from its ST to its SE, a group from GS to GE; a segment belongs to
+    the loop opened by the last ST, N1 (PR or PE), LX, CLP, SVC, PLB or SE before it or at
+    it; header_seq counts LX within the transaction, claim_seq CLP within the transaction
+    (in 2100 and 2110), line_seq SVC since the last CLP (in 2110). Each count is a cumsum
+    and each "last X before here" a running maximum of positions, so the whole file takes
+    a few passes over arrays instead of a loop over segments.
+    """
+    import numpy as np
+
+    cuts = [_cut(ich) for ich in interchanges]
+    sizes = [len(c["starts"]) for c in cuts]
+    first = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+    def joined(key: str) -> np.ndarray:
+        return np.concatenate([c[key] for c in cuts]) if len(cuts) > 1 else cuts[0][key]
+
+    kind, n1 = joined("kind"), joined("n1")
+    n = int(first[-1])
+    pos = np.arange(n, dtype=np.int32)
+
+    def running(name: str) -> np.ndarray:
+        return np.cumsum(kind == KIND[name], dtype=np.int32)
+
+    def last(mask: np.ndarray) -> np.ndarray:
+        """Index of the last segment at or before each one where ``mask`` holds, or -1."""
+        return np.maximum.accumulate(np.where(mask, pos, np.int32(-1)))
+
+    is_st, is_se = kind == KIND["ST"], kind == KIND["SE"]
+    gs, ge, st, se = running("GS"), running("GE"), running("ST"), running("SE")
+    lx, clp, svc = running("LX"), running("CLP"), running("SVC")
+
+    # 0 for null: a transaction (group) is open from its ST (GS) up to and with its SE (GE)
+    zero = np.int32(0)
+    transaction_seq = np.where((st > 0) & (st > se - is_se), st, zero)
+    group_seq = np.where((gs > 0) & (gs > ge - (kind == KIND["GE"])), gs, zero)
+    in_txn = transaction_seq > 0
+
+    # The loop in force: that of the last loop-opening segment at or before each one
+    # ("header" before the first); a transaction's ST and SE, and whatever lies outside a
+    # transaction, carry their own id instead.
+    opener = np.zeros(n, dtype=np.int8)
+    for name, loop in _OPENER_TO_LOOP.items():
+        if name.startswith("N1"):
+            opener[n1 == (1 if name == "N1PR" else 2)] = loop
+        else:
+            opener[kind == KIND[name]] = loop
+    in_force = last(opener > 0)
+    loop = np.where(in_force >= 0, opener[np.maximum(in_force, 0)], _OPENER_TO_LOOP["ST"])
+    loop = np.where(in_txn & ~is_st & ~is_se, loop, 0).astype(np.int8)
+    in_claim = in_txn & ((loop == LOOP_NAMES.index("2100") + 1)
+                         | (loop == LOOP_NAMES.index("2110") + 1))
+    in_line = in_txn & (loop == LOOP_NAMES.index("2110") + 1)
+
+    # Counts since the transaction's ST (the last ST: inside a transaction it is its own)
+    # and since the last CLP: a running count less its value at that segment.
+    last_st, last_clp = last(is_st), last(kind == KIND["CLP"])
+    at_st, at_clp = np.maximum(last_st, 0), np.maximum(last_clp, 0)
+    none = np.int32(-1)
+    header_seq = np.where(in_txn & (lx > lx[at_st]), lx - lx[at_st], zero)
+    claim_seq = np.where(in_claim, clp - clp[at_st], none)
+    line_seq = np.where(in_line & (last_clp >= 0), svc - svc[at_clp], none)
+
+    return SegmentIndex(
+        interchanges=list(interchanges), first=first, starts=joined("starts"),
+        stops=joined("stops"), kind=kind, valid_id=joined("valid_id"),
+        n_elements=joined("n_elements"), st_count=st, se_count=se,
+        group_seq=group_seq, transaction_seq=transaction_seq, header_seq=header_seq,
+        claim_seq=claim_seq, line_seq=line_seq, loop=loop,
+        codes=[c["codes"] for c in cuts], wide=[c["wide"] for c in cuts])

@@ -388,3 +388,15 @@ def test_set_connection_and_configure_guard(monkeypatch, tmp_path):
 
     with pytest.raises(RuntimeError, match="before airflow is imported"):
         airflow_env.configure(tmp_path / "another-home")
+
+
+@pytest.mark.unit
+def test_demo_refuses_an_empty_inbox(tmp_path, capsys):
+    from etl import demo
+
+    assert demo.main(["--samples", str(tmp_path)]) == 1
+    assert "no 835 files" in capsys.readouterr().err
+    (tmp_path / "a.835").write_text("ISA")
+    (tmp_path / "TRUTH.json").write_text("{}")
+    (tmp_path / ".hidden.835").write_text("ISA")
+    assert [p.name for p in demo._sample_files(tmp_path)] == ["a.835"]

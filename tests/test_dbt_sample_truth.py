@@ -16,6 +16,7 @@ import pytest
 
 from etl.transform import run_dbt
 from etl.warehouse import Warehouse
+from test_dbt_build import fresh_pg_wh, warehouse  # noqa: F401  (fixtures: a new DB per test)
 
 REPO = Path(__file__).resolve().parents[1]
 TRUTH = REPO / "sample_data" / "TRUTH.json"
@@ -30,7 +31,7 @@ pytestmark = [
 
 def test_marts_match_the_generator_truth(warehouse: Warehouse, sample_files: list[Path],
                                         tmp_path: Path) -> None:
-    """``warehouse``: DuckDB, then PostgreSQL (tests/conftest.py)."""
+    """``warehouse``: a new DuckDB file, then a new PostgreSQL database."""
     truth = json.loads(TRUTH.read_text())
     totals = {k: Decimal(v) if isinstance(v, str) else v for k, v in truth["totals"].items()}
     report = loader.ingest_paths(sample_files, warehouse,
