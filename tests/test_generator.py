@@ -13,7 +13,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -667,14 +666,12 @@ def test_sized_batch_keeps_claim_lists_on_request(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sized_batch_is_fast_and_written_file_by_file(tmp_path: Path) -> None:
-    started = time.perf_counter()
+def test_sized_batch_is_written_file_by_file(tmp_path: Path) -> None:
+    # Speed is measured by bench/run.py, not asserted here: shared machines are noisy.
     truth = generate_batch(tmp_path, seed=1, target_bytes=40_000_000, file_bytes=10_000_000)
-    elapsed = time.perf_counter() - started
     assert len(truth.files) == 4
-    # about 25 MB/s on an idle core; the bound is loose because CI machines are shared
-    rate = truth.totals.byte_count / elapsed / 1e6
-    assert rate > 5, f"{rate:.1f} MB/s"
+    sizes = sorted(p.stat().st_size for p in tmp_path.glob("*.835"))
+    assert len(sizes) == 4 and sum(sizes) == truth.totals.byte_count
 
 
 def test_oxedi_agrees_on_claims_and_payments(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ element = st.one_of(st.sampled_from(COMMON), st.sampled_from(VALUES))
 segment = st.tuples(st.sampled_from(IDS), st.lists(element, min_size=0, max_size=22))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(segment, min_size=1, max_size=40))
 def test_the_quick_pattern_never_passes_a_segment_the_rules_reject(segments):
     con = _rows(segments)
