@@ -117,6 +117,14 @@ class LedgerFileResult(FileResult):
     rows: int = 0
 
 
+@dataclass
+class LedgerIngestReport(IngestReport):
+    """What a ledger load did: ``results`` (and so ``loaded``, ``skipped``,
+    ``rejected``) are the ledger files; ``code_map`` is the map they were read with."""
+
+    code_map: LedgerFileResult | None = None
+
+
 # --------------------------------------------------------------------------- the contract
 
 
@@ -635,7 +643,7 @@ def ingest_ledger_paths(
     run_id: str | None = None,
     move_rejected: bool = False,
     source_uris: dict[Path, str] | None = None,
-) -> IngestReport:
+) -> LedgerIngestReport:
     """Load ledger CSV files with the code map ``code_map`` into ``raw.ledger_*``.
 
     The map is validated and stored first; if it is rejected, every ledger file of the
@@ -643,7 +651,7 @@ def ingest_ledger_paths(
     Each ledger file then loads in its own transaction, or is rejected as a whole.
     """
     run_id = run_id or f"run-{uuid.uuid4().hex[:12]}"
-    report = IngestReport(run_id)
+    report = LedgerIngestReport(run_id)
     uris = source_uris or {}
 
     def source(path: Path) -> _Source:
@@ -655,17 +663,15 @@ def ingest_ledger_paths(
         map_src = source(Path(code_map))
         loaded_map, map_result = _load_code_map(con, wh.kind, map_src, run_id, _now(),
                                                 quarantine_dir, move=False)
-        report.results.append(map_result)
+        report.code_map = map_result
         problem = None if loaded_map else map_result.reason
         for path in ledger_files:
             report.results.append(_load_ledger_file(
                 con, wh.kind, source(path), loaded_map, problem, map_result.file_id, run_id,
                 _now(), quarantine_dir, move_rejected))
 
-    ledgers = [r for r in report.results if getattr(r, "kind", "ledger") == "ledger"]
     log.info("run %s: ledger files %d loaded, %d skipped, %d rejected", run_id,
-             sum(r.status == LOADED for r in ledgers), sum(r.status == SKIPPED for r in ledgers),
-             sum(r.status == REJECTED for r in ledgers))
+             len(report.loaded), len(report.skipped), len(report.rejected))
     return report
 
 
@@ -696,7 +702,7 @@ def ingest_ledger_source(
     data_dir: Path,
     run_id: str | None = None,
     ledger_map: str | os.PathLike | None = None,
-) -> IngestReport:
+) -> LedgerIngestReport:
     """Load every new ledger file of a local folder (or one file) or an ``sftp://`` folder.
 
     ``ledger_map`` names the code map; by default it is ``local_codes.csv`` in the ledger
@@ -710,7 +716,7 @@ def ingest_ledger_source(
         files = local_ledger_files(path)
         if not files:
             log.info("ledger source %s holds no ledger files", path)
-            return IngestReport(run_id or f"run-{uuid.uuid4().hex[:12]}")
+            return LedgerIngestReport(run_id or f"run-{uuid.uuid4().hex[:12]}")
         folder = path if path.is_dir() else path.parent
         code_map = _code_map_for(folder, ledger_map)
         files = [f for f in files if f.resolve() != code_map.resolve()]
@@ -754,7 +760,7 @@ def fetch_and_ingest_ledger(
     pattern: str = "*.csv",
     ledger_map: str | os.PathLike | None = None,
     uri_prefix: str | None = None,
-) -> IngestReport:
+) -> LedgerIngestReport:
     """Fetch the ledger folder of an SFTP server, load it, archive the handled files.
 
     The code map (``local_codes.csv`` in the folder, unless ``ledger_map`` names a local
@@ -773,7 +779,7 @@ def fetch_and_ingest_ledger(
     ledgers = [f for f in fetched if f not in maps]
     try:
         if not ledgers:
-            return IngestReport(run_id)
+            return LedgerIngestReport(run_id)
         if ledger_map:
             code_map = _code_map_for(landing, ledger_map)
         elif maps:
@@ -815,15 +821,14 @@ def run_ledger_task(wh: Warehouse, data_dir: Path, run_id: str) -> dict[str, Any
 
 def report_dict(report: IngestReport) -> dict[str, Any]:
     """A ledger ingest report for XCom and logs: counts and names, no content."""
-    ledgers = [r for r in report.results if getattr(r, "kind", "ledger") == "ledger"]
+    code_map = getattr(report, "code_map", None)
     return {
-        "loaded": sum(r.status == LOADED for r in ledgers),
-        "skipped": sum(r.status == SKIPPED for r in ledgers),
-        "rejected": sum(r.status == REJECTED for r in ledgers),
-        "rows": sum(getattr(r, "rows", 0) for r in ledgers if r.status == LOADED),
-        "rejected_files": [r.name for r in ledgers if r.status == REJECTED],
-        "code_map": next((r.status for r in report.results
-                          if getattr(r, "kind", "") == "code_map"), None),
+        "loaded": len(report.loaded),
+        "skipped": len(report.skipped),
+        "rejected": len(report.rejected),
+        "rows": sum(getattr(r, "rows", 0) for r in report.loaded),
+        "rejected_files": [r.name for r in report.rejected],
+        "code_map": code_map.status if code_map else None,
     }
 
 
@@ -832,16 +837,17 @@ def report_lines(report: IngestReport) -> list[str]:
     counts = report_dict(report)
     out = [f"ledger: {counts['loaded']} loaded ({counts['rows']} rows), "
            f"{counts['skipped']} already loaded, {counts['rejected']} rejected"]
-    for r in report.results:
-        if r.status == REJECTED:
-            what = "code map" if getattr(r, "kind", "") == "code_map" else "rejected"
-            out.append(f"  {what} {r.reason}")
+    code_map = getattr(report, "code_map", None)
+    if code_map is not None and code_map.status == REJECTED:
+        out.append(f"  code map {code_map.reason}")
+    out.extend(f"  rejected {r.reason}" for r in report.rejected)
     return out
 
 
 def has_problems(report: IngestReport) -> bool:
     """True when a ledger file or the code map was rejected (the CLI exits 3)."""
-    return any(r.status == REJECTED for r in report.results)
+    code_map = getattr(report, "code_map", None)
+    return bool(report.rejected) or (code_map is not None and code_map.status == REJECTED)
 
 
 # --------------------------------------------------------------------------- summary

@@ -220,6 +220,7 @@ def test_a_broken_file_is_rejected_whole_with_line_and_column(
     # rejected bytes are recorded once: a rerun skips them
     again = ingest_ledger_source(str(source), duckdb_wh, tmp_path / "data", run_id="r2")
     assert {r.status for r in again.results} == {"skipped"}
+    assert (len(again.loaded), len(again.skipped), len(again.rejected)) == (0, 2, 0)
 
 
 @pytest.mark.integration
@@ -242,7 +243,7 @@ def test_rejection_reasons_and_logs_hold_no_row_content(duckdb_wh, tmp_path, cap
     rows = [row(patient_control_number=secret, amount="12,00")]
     source = folder(tmp_path, {"march.csv": csv_bytes(rows)})
     report = ingest_ledger_source(str(source), duckdb_wh, tmp_path / "data", run_id="r1")
-    reason = report.results[-1].reason
+    reason = report.rejected[0].reason
     assert reason == "march.csv: line 2, column amount: is not a number"
     assert secret not in caplog.text and "12,00" not in caplog.text
     assert secret not in str(duckdb_wh.query("select * from raw.ledger_manifest"))
@@ -304,15 +305,16 @@ def test_a_map_named_inside_the_folder_is_not_read_as_a_ledger(duckdb_wh, tmp_pa
     (source / "codes.csv").write_text(CODE_MAP)
     report = ingest_ledger_source(str(source), duckdb_wh, tmp_path / "data",
                                   ledger_map=source / "codes.csv")
-    assert [(r.name, r.status) for r in report.results] == [
-        ("codes.csv", "loaded"), ("march.csv", "loaded")]
+    assert (report.code_map.name, report.code_map.status) == ("codes.csv", "loaded")
+    assert [(r.name, r.status) for r in report.results] == [("march.csv", "loaded")]
 
 
 @pytest.mark.integration
 def test_one_file_can_be_named(duckdb_wh, tmp_path):
     source = folder(tmp_path, {"march.csv": csv_bytes(GOOD_ROWS), "april.csv": b"junk"})
     report = ingest_ledger_source(str(source / "march.csv"), duckdb_wh, tmp_path / "data")
-    assert [r.name for r in report.results] == [CODE_MAP_NAME, "march.csv"]
+    assert [r.name for r in report.results] == ["march.csv"]
+    assert report.code_map.name == CODE_MAP_NAME
 
 
 @pytest.mark.integration
@@ -337,7 +339,8 @@ def test_ledger_files_come_from_their_sftp_folder(sftp, duckdb_wh, tmp_path):
 
     remote.put_bytes("april.csv", csv_bytes([row(ledger_txn_id="A1", amount="abc")]))
     second = ingest_ledger_source(url, duckdb_wh, tmp_path / "data", run_id="s2")
-    assert [r.status for r in second.results] == ["skipped", "rejected"]  # map, april
+    assert second.code_map.status == "skipped"  # the same map as before
+    assert [(r.name, r.status) for r in second.results] == [("april.csv", "rejected")]
     assert remote.archived_files() == ["april.csv", "march.csv"]
     assert list((tmp_path / "data" / "quarantine").glob("*april.csv"))
 
