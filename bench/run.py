@@ -856,9 +856,11 @@ def report(args, data: DataSet, r: dict[str, Series], kinds: list[str], facts,
                    + ("" if size_mb >= 900 else f" (on {size_mb:.0f} MB, not 1 GB)"),
                    share < INCREMENTAL_SHARE)
     if "postgres" in kinds:
+        # From reading etl/loader.py (its owner changes it); not measured by this script.
         target("PostgreSQL ingest uses COPY, not row inserts", "COPY",
-               "COPY of each interchange's text into a temp table, then set-based "
-               "`insert … select` (etl/loader.py `_stage`, `_commit_file`)", True)
+               "raw.segments is filled by one `copy … from` of a CSV that DuckDB writes "
+               "per file (etl/loader.py); findings and payment keys, a few rows per "
+               "file, by `executemany`", None)
 
     w("")
     w("## Machine")
