@@ -12,8 +12,10 @@ is the steadier one, and the PostgreSQL server's own work shows only in the wall
 ``--explain`` adds DuckDB's profile of the statement that cuts the file (time per
 operator), which is where a change to that SQL shows first.
 
-This script knows the loader's internals (``etl.loader._parse``, ``_stage``, ...): when
-they change, change it with them.
+This script knows the loader's internals (``etl.loader._parse``, ``_quick_check``,
+``_stage``, ...): when they change, change it with them. It loads one file, so it does not
+show what sharing a transaction saves small files (``_BATCH_ROWS``); time a folder with
+``eraflow ingest`` for that.
 """
 
 from __future__ import annotations
@@ -86,9 +88,14 @@ def wrap(timer: Timer, module, name: str, label: str) -> None:
     setattr(module, name, timed)
 
 
-def load_once(timer: Timer, wh: Warehouse, path: Path, explain: bool) -> str:
-    """One load of ``path`` through the loader's steps; returns how it ended."""
+def load_once(timer: Timer, wh: Warehouse, path: Path, explain: bool,
+              settings: list[str]) -> str:
+    """One load of ``path`` through the loader's steps, in the order ``_Loader._load``
+    takes them (one file, so no transaction is shared); returns how it ended."""
     with wh.connect() as con:
+        for setting in settings if wh.kind == "duckdb" else []:
+            name, value = setting.split("=", 1)
+            con.execute(f"set {name} = '{value}'")
         with timer.stage("connect, create tables"):
             loader.ensure_schema(con, wh.kind)
             d = loader._Dialect(wh.kind, con)
@@ -96,27 +103,28 @@ def load_once(timer: Timer, wh: Warehouse, path: Path, explain: bool) -> str:
             with timer.stage("read, sha256"):
                 data = path.read_bytes()
                 file_id = loader._sha256(data)
-                src = loader._Source(path.name, str(path), data, path)
-            loader._begin(con, d)
+                src = loader._Source(path.name, str(path), path.read_bytes, path, data)
             with timer.stage("parse: decode, interchanges, index (all)"):
                 f = loader._parse(data)
-            quick = loader._structure_problem(f.index, f.is835) is None
-            if quick:
-                try:
-                    with explaining(d, explain):
-                        with timer.stage("cut + quick checks (into raw.segments/_seg)"):
-                            loader._stage(con, d, file_id, f, checked=True)
-                except loader._Suspect:
-                    quick = False
+            with timer.stage("structure and quick money/date checks"):
+                quick = (loader._structure_problem(f.index, f.is835, counted=False) is None
+                         and loader._quick_check(d, f))
+                if quick:
+                    try:
+                        loader._validate(d, f, quick=True)
+                    except loader._Rejection as exc:
+                        return f"rejected: {exc.reason}"
+            loader._begin(con, d)
+            with explaining(d, explain):
+                with timer.stage("cut into rows (raw.segments or _seg)"):
+                    loader._stage(con, d, file_id, f, into_table=quick and wh.kind == "duckdb")
             if not quick:
-                with timer.stage("slow path: cut again into _seg"):
-                    loader._stage(con, d, file_id, f, checked=False)
-            with timer.stage("validate"):
-                try:
-                    loader._validate(d, f)
-                except loader._Rejection as exc:
-                    con.rollback()
-                    return f"rejected: {exc.reason}"
+                with timer.stage("slow path: the full rules on _seg"):
+                    try:
+                        loader._validate(d, f, quick=False)
+                    except loader._Rejection as exc:
+                        con.rollback()
+                        return f"rejected: {exc.reason}"
             loader._commit_file(con, d, src, file_id, "profile", datetime.now(), f)
             with timer.stage("commit"):
                 con.commit()
@@ -191,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", help="server URL, e.g. postgresql://postgres@127.0.0.1/")
     parser.add_argument("--explain", action="store_true",
                         help="print DuckDB's operator profile of the cut (first run)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a DuckDB setting for the warehouse connection, to try one "
+                             "(e.g. --set threads=1); repeatable")
     args = parser.parse_args(argv)
 
     timer = Timer()
@@ -212,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                 url = str(Path(tmp) / "w.duckdb")
             try:
                 outcome = load_once(timer, Warehouse.from_url(url), args.file,
-                                    args.explain and n == 0)
+                                    args.explain and n == 0, args.set)
             finally:
                 if drop:
                     drop()

@@ -32,6 +32,8 @@ beside it.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import io
 import logging
@@ -87,6 +89,11 @@ _CAS_MAX_ELEMENTS = 19
 _PLB_MAX_ELEMENTS = 14
 # What a count element must look like to be compared (it fits a bigint); else "nothing".
 _COUNT = re.compile(r"[0-9]{1,18}")
+# DuckDB's memory while loading: its buffer pool keeps every block it writes, which no
+# later step of the load reads again, so unbounded it grows by about 6 MB per 10 MB file.
+# A limit that follows the file being loaded keeps peak memory to the largest file.
+_DUCKDB_MEMORY_FLOOR = 128 * 2**20
+_DUCKDB_MEMORY_PER_BYTE = 4
 
 
 @dataclass
@@ -123,12 +130,15 @@ class IngestReport:
 
 @dataclass
 class _Source:
-    """One file to load: its bytes and where they came from."""
+    """One file to load and where it came from. Its bytes are read when it is loaded
+    (``data``) and let go once it is done with, so that only one file's text is held at
+    a time; ``read`` reads them again should its transaction have to be redone."""
 
     name: str
     uri: str
-    data: bytes
+    read: Callable[[], bytes]
     path: Path | None  # the file on disk, for quarantine (None for zip members)
+    data: bytes = b""
 
 
 class _Rejection(Exception):
@@ -164,21 +174,28 @@ def _one_line(name: str) -> str:
 class _Dialect:
     """What differs between the two warehouses.
 
-    ``stage`` is the DuckDB connection that cuts and checks a file's segments: the
-    warehouse connection itself for DuckDB (the rows go straight into raw.segments), a
-    private in-memory DuckDB for PostgreSQL (the rows then travel by COPY).
+    ``stage`` is the DuckDB connection that holds ``_seg``, a file's rows cut into a
+    temp table (the slow path, and every file for PostgreSQL): the warehouse connection
+    itself for DuckDB, a private in-memory DuckDB for PostgreSQL (the rows then travel by
+    COPY). ``check`` is the DuckDB connection the quick checks run on before anything is
+    written: a second connection for DuckDB, so that nothing it does can touch the
+    transaction that small files share.
     """
 
     def __init__(self, kind: str, con=None):
         self.kind = kind
         self.param = "?" if kind == "duckdb" else "%s"
         self.array = "varchar[]" if kind == "duckdb" else "text[]"
-        self.stage = con if kind == "duckdb" else None
+        self.stage = self.check = None
         self._scratch: tempfile.TemporaryDirectory | None = None
-        if kind == "postgres" and con is not None:
+        if con is None:
+            return
+        if kind == "duckdb":
+            self.stage, self.check = con, con.cursor()
+        else:
             import duckdb
 
-            self.stage = duckdb.connect()
+            self.stage = self.check = duckdb.connect()
             self._scratch = tempfile.TemporaryDirectory(prefix="eraflow-copy-")
 
     @property
@@ -188,8 +205,9 @@ class _Dialect:
         return Path(self._scratch.name)
 
     def close(self) -> None:
-        if self.kind == "postgres" and self.stage is not None:
-            self.stage.close()
+        if self.check is not None:
+            self.check.close()
+        if self._scratch is not None:
             self._scratch.cleanup()
 
 
@@ -345,15 +363,6 @@ _SEGMENT_COLUMNS = (
     "transaction_set, loop_id, header_seq, claim_seq, line_seq, segment_id, elements, "
     "component_sep"
 )
-# The message of the error() a quick check raises inside the statement that cuts a file.
-_SUSPECT = "eraflow: a money or date element needs the full rules"
-
-
-class _Suspect(Exception):
-    """A money or date element failed its quick check while the file was cut: the file
-    takes the slow path, where the rules themselves name the problem (or clear it)."""
-
-
 @dataclass
 class _Envelope:
     """The few values of a file's envelope segments, read once from the index."""
@@ -372,7 +381,7 @@ class _Parsed:
     index: SegmentIndex
     env: _Envelope
     is835: "np.ndarray"  # per segment: it belongs to an 835 transaction
-    quick: bool = False  # every money and date segment passed its quick check
+    checked: "np.ndarray"  # per segment: a money or date segment of an 835
     in_seg: bool = False  # the rows wait in _seg (PostgreSQL, or the slow path) rather
     # than being in raw.segments already
 
@@ -399,57 +408,66 @@ def _parse(data: bytes) -> _Parsed:
     index = index_segments(split_interchanges(decode(data)))
     env = _envelope(index)
     flags = np.array([False] + [v == "835" for v in env.st01], dtype=bool)
-    return _Parsed(index, env, flags[index.transaction_seq])
+    is835 = flags[index.transaction_seq]
+    checked = np.isin(index.kind, [KIND[seg] for seg in _good_patterns()]) & is835
+    return _Parsed(index, env, is835, checked)
 
 
-def _segments_sql(element_sep: str, checked: bool) -> str:
-    """One interchange's rows of raw.segments, as a select.
+def _register(con, f: _Parsed, k: int) -> None:
+    """Interchange ``k`` of the file as two relations for ``con``: ``_body`` (one row,
+    its text) and ``_context`` (its rows of the index, numpy arrays: no copy)."""
+    import numpy as np
 
-    DuckDB cuts the body (``_body``, one row) on the terminator and each segment on the
-    element separator; the i-th segment is paired with the i-th row of the index
-    (``_context``, numpy arrays) by a positional join. Were the two ever out of step,
-    the statement fails rather than misplace a segment. With ``checked``, every money
-    and date segment of an 835 must also match its quick pattern (``_good_patterns``),
-    or the statement fails with _SUSPECT.
+    index, ich = f.index, f.index.interchanges[k]
+    lo, hi = int(index.first[k]), int(index.first[k + 1])
+    con.register("_context", {
+        "ctx_pos": np.arange(lo + 1, hi + 1, dtype=np.int32),
+        "group_seq": index.group_seq[lo:hi],
+        "transaction_seq": index.transaction_seq[lo:hi],
+        "header_seq": index.header_seq[lo:hi],
+        "claim_seq": index.claim_seq[lo:hi],
+        "line_seq": index.line_seq[lo:hi],
+        "loop": index.loop[lo:hi],
+        "kind": index.kind[lo:hi],
+        "checked": f.checked[lo:hi],
+    })
+    con.register("_body", {"body": _object_array(clean_body(ich))})
 
-    Parameters: $1 file_id, $2 terminator, $3 element separator, $4 segments before this
-    interchange, $5 interchange_seq, $6 isa13, $7 component separator, $8 GS06 of each
-    group, $9 ST02 and $10 ST01 of each transaction (lists indexed by group_seq and
-    transaction_seq; index 0, for null, gives null).
-    """
-    position = "when segment_pos <> ctx_pos then error('segment index out of step')"
-    if checked:
-        good = "\n".join(
-            f"                when {KIND[seg]} then regexp_full_match(segment, "
-            f"'{_sql_text(_segment_pattern(pattern, element_sep))}')"
-            for seg, pattern in _good_patterns().items())
-        position += f"""
-        when checked and not (case kind
-{good}
-            end) then error('{_SUSPECT}')"""
+
+def _unregister(con) -> None:
+    con.unregister("_body")
+    con.unregister("_context")
+
+
+def _cut_sql(terminator: str, before: str) -> str:
+    """The i-th segment of an interchange's body beside the i-th row of the index (the two
+    cut the text on the same terminator, so they count the same segments); the
+    parameters hold the terminator and the number of segments before the interchange."""
     return f"""
     with cut as (
         select
             unnest(segments) as segment,
             generate_subscripts(segments, 1) as ordinal
-        from (select string_split(body, $2) as segments from _body)
+        from (select string_split(body, {terminator}) as segments from _body)
     ),
 
     placed as (
-        select
-            cut.ordinal + $4 as segment_pos,
-            cut.segment,
-            string_split(cut.segment, $3) as parts,
-            ctx.*
+        select cut.ordinal + {before} as segment_pos, cut.segment, ctx.*
         from cut positional join _context as ctx
     )
+"""
 
+# One interchange's rows of raw.segments. Were the cut and the index ever out of step
+# the statement fails rather than misplace a segment. Parameters: $1 file_id, $2
+# terminator, $3 element separator, $4 segments before this interchange, $5
+# interchange_seq, $6 isa13, $7 component separator, $8 GS06 of each group, $9 ST02 and
+# $10 ST01 of each transaction (lists indexed by group_seq and transaction_seq; index 0,
+# for null, gives null).
+_SEGMENTS_SQL = _cut_sql("$2", "$4") + f"""
     select
         cast($1 as varchar) as file_id,
-        cast(case
-            {position}
-            else segment_pos
-        end as integer) as segment_pos,
+        cast(if(segment_pos = ctx_pos, segment_pos, error('segment index out of step'))
+            as integer) as segment_pos,
         cast($5 as integer) as interchange_seq,
         nullif(group_seq, 0) as group_seq,
         nullif(transaction_seq, 0) as transaction_seq,
@@ -464,58 +482,63 @@ def _segments_sql(element_sep: str, checked: bool) -> str:
         parts[1] as segment_id,
         parts[2:] as elements,
         cast($7 as varchar) as component_sep
+    from (select *, string_split(segment, $3) as parts from placed) as split
+"""
+
+
+@functools.lru_cache(maxsize=64)
+def _quick_check_sql(element_sep: str) -> str:
+    """How many money and date segments of an 835 in the interchange do not match their
+    quick pattern (``_good_patterns``); no element is split. Parameters: the terminator,
+    the number of segments before the interchange."""
+    good = "\n".join(
+        f"            when {KIND[seg]} then regexp_full_match(segment, "
+        f"'{_sql_text(_segment_pattern(pattern, element_sep))}')"
+        for seg, pattern in _good_patterns().items())
+    return _cut_sql("$1", "$2") + f"""
+    select count(*)
     from placed
+    where checked and not (case kind
+{good}
+        end)
     """
 
 
-def _stage(con, d: _Dialect, file_id: str, f: _Parsed, checked: bool) -> None:
-    """Cut the file into its rows of raw.segments.
+def _quick_check(d: _Dialect, f: _Parsed) -> bool:
+    """Whether every money and date element of the file's 835s is surely good: one
+    regular expression per segment, on its text, before anything is written."""
+    for k, ich in enumerate(f.index.interchanges):
+        _register(d.check, f, k)
+        try:
+            suspects = d.check.execute(_quick_check_sql(ich.element_sep),
+                                       [ich.segment_term, int(f.index.first[k])]
+                                       ).fetchall()[0][0]
+        finally:
+            _unregister(d.check)
+        if suspects:
+            return False
+    return True
 
-    Checked, on DuckDB, the rows go straight into raw.segments inside the file's
-    transaction; otherwise (PostgreSQL, or the slow path) into ``_seg``, a temp table of
-    the staging connection. Raises _Suspect when a quick check fails; on DuckDB the
-    failed statement has spoilt the file's transaction, which is rolled back and begun
-    again, empty.
-    """
-    import numpy as np
 
-    index, stage = f.index, d.stage
-    into_table = checked and d.kind == "duckdb"
-    stage.execute("drop table if exists _seg")
-    checked_kinds = np.isin(index.kind, [KIND[seg] for seg in _good_patterns()])
-    for k, ich in enumerate(index.interchanges):
-        lo, hi = int(index.first[k]), int(index.first[k + 1])
-        stage.register("_context", {
-            "ctx_pos": np.arange(lo + 1, hi + 1, dtype=np.int32),
-            "group_seq": index.group_seq[lo:hi],
-            "transaction_seq": index.transaction_seq[lo:hi],
-            "header_seq": index.header_seq[lo:hi],
-            "claim_seq": index.claim_seq[lo:hi],
-            "line_seq": index.line_seq[lo:hi],
-            "loop": index.loop[lo:hi],
-            "kind": index.kind[lo:hi],
-            "checked": checked_kinds[lo:hi] & f.is835[lo:hi],
-        })
-        stage.register("_body", {"body": _object_array(clean_body(ich))})
+def _stage(con, d: _Dialect, file_id: str, f: _Parsed, into_table: bool) -> None:
+    """Cut the file into its rows of raw.segments: into the table itself (DuckDB, inside
+    the open transaction) or into ``_seg``, a temp table of the staging connection."""
+    stage = con if into_table else d.stage
+    if not into_table:
+        stage.execute("drop table if exists _seg")
+    for k, ich in enumerate(f.index.interchanges):
         if into_table:
             target = f"insert into raw.segments ({_SEGMENT_COLUMNS}) "
         else:
             target = "create temp table _seg as " if k == 0 else "insert into _seg "
+        _register(stage, f, k)
         try:
-            stage.execute(target + _segments_sql(ich.element_sep, checked), [
-                file_id, ich.segment_term, ich.element_sep, lo, ich.seq, f.env.isa13[k],
-                ich.component_sep, f.env.gs06, f.env.st02, f.env.st01])
-        except Exception as exc:
-            if _SUSPECT not in str(exc):
-                raise
-            if d.kind == "duckdb":
-                con.rollback()
-                con.begin()
-            raise _Suspect() from None
+            stage.execute(target + _SEGMENTS_SQL, [
+                file_id, ich.segment_term, ich.element_sep, int(f.index.first[k]), ich.seq,
+                f.env.isa13[k], ich.component_sep, f.env.gs06, f.env.st02, f.env.st01])
         finally:
-            stage.unregister("_body")
-            stage.unregister("_context")
-    f.quick, f.in_seg = checked, not into_table
+            _unregister(stage)
+    f.in_seg = not into_table
 
 
 def _object_array(text: str):
@@ -548,18 +571,24 @@ def _sql_text(text: str) -> str:
 
 # Dates the marts cast: (segment, element).
 _DATES = [("BPR", 16), ("DTM", 2)]
-# A CCYYMMDD date that is surely valid (year 0001-9999; no 29 February, which is left
-# to the full check of leap years).
-_GOOD_DATE = (r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+# A CCYYMMDD date that exists: year 0001-9999, a day of its month, 29 February in leap
+# years (divisible by 4 and not by 100, or by 400). The same dates as datetime.date.
+_GOOD_DATE = (r"(?:(?:[0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
               r"(?:(?:0[1-9]|1[0-2])(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])(?:29|30)"
-              r"|(?:0[13578]|1[02])31)")
+              r"|(?:0[13578]|1[02])31)"
+              r"|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+              r"0229)")
 _NUL = r"\x00"  # stands for the element separator in the patterns below
 _FIELD = f"[^{_NUL}]*"
 
 
-def _structure_problem(index: SegmentIndex, is835) -> tuple | None:
+def _structure_problem(index: SegmentIndex, is835, counted: bool) -> tuple | None:
     """The first segment whose place in the file makes the file unusable, as
-    ``(segment_pos, 0, reason)``: at one position these come before number problems."""
+    ``(segment_pos, 0, reason)``: at one position these come before number problems.
+
+    ``counted``: also count the elements of every CAS and PLB. The quick patterns refuse
+    a CAS or PLB with too many, so the quick path needs no count.
+    """
     import numpy as np
 
     kind = index.kind
@@ -567,14 +596,22 @@ def _structure_problem(index: SegmentIndex, is835) -> tuple | None:
     def at(name: str):
         return kind == KIND[name]
 
+    def too_long(name: str, most: int):
+        mask = at(name) & is835
+        if counted and mask.any():
+            rows = np.flatnonzero(mask)
+            mask[rows] = index.element_counts(rows) > most
+            return mask
+        return np.zeros_like(mask)
+
     rules = [
         (~index.valid_id, lambda i: "invalid segment id"),
         (at("SE") & (index.se_count > index.st_count), lambda i: "SE without a matching ST"),
         (at("ST") & (index.st_count - 1 > index.se_count),
          lambda i: "ST before the previous transaction ended (its SE is missing)"),
-        (at("CAS") & is835 & (index.n_elements > _CAS_MAX_ELEMENTS),
+        (too_long("CAS", _CAS_MAX_ELEMENTS),
          lambda i: "CAS has more than six adjustment triplets"),
-        (at("PLB") & is835 & (index.n_elements > _PLB_MAX_ELEMENTS),
+        (too_long("PLB", _PLB_MAX_ELEMENTS),
          lambda i: "PLB has more than six adjustment pairs"),
         ((at("CLP") | at("SVC") | at("CAS")) & is835 & (index.claim_seq < 0),
          lambda i: f"{index.segment_id(i)} outside a claim"),
@@ -587,6 +624,7 @@ def _structure_problem(index: SegmentIndex, is835) -> tuple | None:
     return i + 1, 0, rules[order][1](i)
 
 
+@functools.lru_cache(maxsize=None)
 def _good_patterns() -> dict[str, str]:
     """Per segment id, a regular expression over the segment's elements (joined by the
     element separator, written ``\\x00`` here) that only a segment with no money or
@@ -627,18 +665,23 @@ def _good_patterns() -> dict[str, str]:
                                          for k in range(2, last_required + 1)) + tail
 
     # CAS: the group code, then triplets (reason, amount, quantity): a reason with a good
-    # amount and an empty or good quantity, or all three empty; the last may stop short.
+    # amount and an empty or good quantity, or all three empty; the last may stop short,
+    # and there are at most six (_CAS_MAX_ELEMENTS: no count is needed on this path).
     reason = f"[^{_NUL}]+"
     amount, quantity = number(True, True), number(False, False)
-    assert [t[0] for t in _CAS_TRIPLETS] == list(range(2, 2 + 3 * len(_CAS_TRIPLETS), 3))
+    n = len(_CAS_TRIPLETS)
+    assert [t[0] for t in _CAS_TRIPLETS] == list(range(2, 2 + 3 * n, 3))
+    assert _CAS_MAX_ELEMENTS == 1 + 3 * n
     triplet = f"(?:{_NUL}{reason}{_NUL}{amount}{_NUL}{quantity}|{_NUL}{_NUL}{_NUL})"
     short = f"(?:{_NUL}{reason}{_NUL}{amount}|{_NUL}{_NUL}?)?"
-    patterns["CAS"] = f"{_FIELD}{triplet}{{0,{len(_CAS_TRIPLETS)}}}{short}"
+    patterns["CAS"] = f"{_FIELD}(?:{triplet}{{0,{n - 1}}}{short}|{triplet}{{{n}}})"
     # PLB: provider, fiscal period date, then pairs (reason, amount) the same way.
-    assert [p[0] for p in _PLB_PAIRS] == list(range(3, 3 + 2 * len(_PLB_PAIRS), 2))
+    n = len(_PLB_PAIRS)
+    assert [p[0] for p in _PLB_PAIRS] == list(range(3, 3 + 2 * n, 2))
+    assert _PLB_MAX_ELEMENTS == 2 + 2 * n
     pair = f"(?:{_NUL}{reason}{_NUL}{amount}|{_NUL}{_NUL})"
-    patterns["PLB"] = (f"{_FIELD}(?:{_NUL}{_FIELD}{pair}{{0,{len(_PLB_PAIRS)}}}"
-                       f"(?:{_NUL})?)?")
+    patterns["PLB"] = (f"{_FIELD}(?:{_NUL}{_FIELD}(?:{pair}{{0,{n - 1}}}(?:{_NUL})?"
+                       f"|{pair}{{{n}}}))?")
     return patterns
 
 
@@ -746,21 +789,21 @@ def _is_date(value: str) -> bool:
     return True
 
 
-def _validate(d: _Dialect, f: _Parsed) -> None:
+def _validate(d: _Dialect, f: _Parsed, quick: bool) -> None:
     """Raise _Rejection for the first problem that makes the file unusable: the first
     by position among the structure and number rules, then a transaction with no SE,
     then a file with no 835, then a date that is not a date.
 
-    The number and date rules run on ``_seg`` when the file took the slow path; on the
-    quick path every money and date segment already matched a pattern that only good
-    segments match.
+    ``quick``: every money and date segment matched a pattern only good segments match
+    (``_quick_check``), so the number and date rules have nothing to find; otherwise they
+    run on the rows in ``_seg``.
     """
     index, env = f.index, f.env
-    problems = [_structure_problem(index, f.is835)]
-    if not f.quick:
+    problems = [_structure_problem(index, f.is835, counted=not quick)]
+    if not quick:
         row = d.stage.execute(f"select segment_pos, problem from ({_number_problems_sql()}) "
-                              f"order by segment_pos limit 1").fetchone()
-        problems.append((row[0], 1, row[1]) if row else None)
+                              f"order by segment_pos limit 1").fetchall()
+        problems.append((row[0][0], 1, row[0][1]) if row else None)
     problems = [p for p in problems if p]
     if problems:
         pos, _, reason = min(problems, key=lambda p: (p[0], p[1]))
@@ -778,7 +821,7 @@ def _validate(d: _Dialect, f: _Parsed) -> None:
         found = f" (found {other})" if other and other.isdigit() and len(other) == 3 else ""
         raise _Rejection(f"no 835 transaction in the file{found}", int(sts[0]) + 1, "ST")
 
-    if f.quick:
+    if quick:
         return
     bad = [(pos, seg_id) for value, pos, seg_id in d.stage.execute(_dates_sql()).fetchall()
            if not _is_date(value)]
@@ -1100,21 +1143,29 @@ def _looks_like_x12(data: bytes) -> bool:
     return head.startswith(b"ISA") or head.startswith(b"ST")
 
 
+def _member(path: Path, member: str) -> Callable[[], bytes]:
+    def read() -> bytes:
+        with zipfile.ZipFile(path) as archive:
+            return archive.read(member)
+
+    return read
+
+
 def _expand(path: Path, uri: str) -> tuple[list[_Source], str | None]:
     """A file, or each X12 member of a zip archive. Returns the sources and, for a zip
-    with nothing usable in it, the reason to reject the archive itself."""
-    data = path.read_bytes()
-    if not data.startswith(b"PK\x03\x04"):
-        return [_Source(path.name, uri, data, path)], None
+    with nothing usable in it, the reason to reject the archive itself. Members are read
+    here to be checked, then let go: each is read again when it is loaded."""
+    with path.open("rb") as head:
+        if head.read(4) != b"PK\x03\x04":
+            return [_Source(path.name, uri, path.read_bytes, path)], None
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        sources = []
-        for m in members:
-            content = archive.read(m)
-            if _looks_like_x12(content):
-                sources.append(_Source(f"{path.name}!{m.filename}", f"{uri}!{m.filename}",
-                                       content, None))
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            sources = []
+            for m in members:
+                if _looks_like_x12(archive.read(m)):
+                    sources.append(_Source(f"{path.name}!{m.filename}", f"{uri}!{m.filename}",
+                                           _member(path, m.filename), None))
     except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
         return [], f"zip archive cannot be read ({type(exc).__name__})"
     if not sources:
@@ -1133,12 +1184,12 @@ def ingest_paths(
     received_at: dict[Path, datetime] | None = None,
     progress: Callable[[int, int, FileResult], None] | None = None,
 ) -> IngestReport:
-    """Load files (or zip archives of them) into the raw schema, one transaction each.
+    """Load files (or zip archives of them) into the raw schema.
 
-    A rejected file gets a manifest row with a one-line reason and goes to
-    ``quarantine_dir`` (moved when ``move_rejected``, else copied); the rest of the
-    batch goes on. Files are read one at a time: memory follows the largest file, not
-    the batch.
+    Each file loads whole or not at all. A rejected file gets a manifest row with a
+    one-line reason and goes to ``quarantine_dir`` (moved when ``move_rejected``, else
+    copied); the rest of the batch goes on. Files are read one at a time: memory follows
+    the largest file, not the batch.
     """
     run_id = run_id or f"run-{uuid.uuid4().hex[:12]}"
     report = IngestReport(run_id)
@@ -1147,27 +1198,29 @@ def ingest_paths(
     with wh.connect() as con:
         ensure_schema(con, wh.kind)
         d = _Dialect(wh.kind, con)
+        loader = _Loader(con, d, report, quarantine_dir, move_rejected)
         try:
             for n, path in enumerate(paths, start=1):
                 uri = (source_uris or {}).get(path, str(path.resolve()))
                 got = (received_at or {}).get(path, _now())
                 sources, zip_reason = _expand(path, uri)
                 if zip_reason:
-                    archive = _Source(path.name, uri, path.read_bytes(), path)
-                    sources = []
-                    report.results.append(
-                        _reject(con, d, archive, _sha256(archive.data), run_id, got,
-                                f"{_one_line(path.name)}: {zip_reason}", quarantine_dir,
-                                move_rejected))
+                    archive = _Source(path.name, uri, path.read_bytes, path)
+                    archive.data = archive.read()
+                    report.results.append(loader.reject(
+                        archive, _sha256(archive.data), got,
+                        f"{_one_line(path.name)}: {zip_reason}"))
                 for src in sources:
-                    result = _ingest_one(con, d, src, run_id, got, quarantine_dir,
-                                         move_rejected)
-                    report.results.append(result)
+                    loader.load(src, got)
                 del sources
                 if progress is not None and report.results:
                     progress(n, len(paths), report.results[-1])
+            loader.commit()
         finally:
             d.close()
+            if d.kind == "duckdb":
+                with contextlib.suppress(Exception):  # a broken connection says so above
+                    con.execute("reset memory_limit")
 
     log.info(
         "run %s: %d loaded, %d skipped, %d rejected",
@@ -1178,15 +1231,6 @@ def ingest_paths(
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _reject(con, d, src, file_id, run_id, got, reason, quarantine_dir, move) -> FileResult:
-    if _already_seen(con, d, file_id):
-        return FileResult(file_id, src.name, SKIPPED, "already recorded")
-    where = _quarantine(src, file_id, reason, quarantine_dir, move)
-    _record_rejection(con, d, src, file_id, run_id, got, reason, where)
-    log.warning("file %s rejected: %s", file_id[:12], reason)
-    return FileResult(file_id, src.name, REJECTED, reason)
 
 
 def _usable(con) -> bool:
@@ -1208,44 +1252,168 @@ def _already_seen(con, d: _Dialect, file_id: str) -> str | None:
     return row[0] if row else None
 
 
-def _ingest_one(con, d: _Dialect, src: _Source, run_id: str, got: datetime,
-                quarantine_dir: Path | None, move: bool) -> FileResult:
-    file_id = _sha256(src.data)
-    seen = _already_seen(con, d, file_id)
-    if seen:
-        log.info("file %s (%s) already %s; skipped", file_id[:12], src.name, seen)
-        return FileResult(file_id, src.name, SKIPPED, f"already {seen}")
+# Small files share a transaction until it holds this many segments (four of DuckDB's
+# row groups). DuckDB writes a full row group to the file compressed, straight away;
+# a commit of fewer rows goes through the write-ahead log and is compressed again at the
+# next checkpoint, which made a 1 MB file cost nearly twice its share.
+_BATCH_ROWS = 4 * 122_880
 
-    name = _one_line(src.name)
-    _begin(con, d)
-    try:
-        f = _parse(src.data)
-        # The quick path checks money and dates while cutting; a file with a structure
-        # problem, or a segment that fails a quick check, is cut again for the full rules.
-        try:
-            if _structure_problem(f.index, f.is835) is not None:
-                raise _Suspect()
-            _stage(con, d, file_id, f, checked=True)
-        except _Suspect:
-            _stage(con, d, file_id, f, checked=False)
-        _validate(d, f)
-        result = _commit_file(con, d, src, file_id, run_id, got, f)
-        con.commit()
-    except (X12FormatError, _Rejection) as exc:
-        con.rollback()
-        reason = f"{name}: {_place(exc.segment_pos, exc.segment_id)}{exc.reason}"
-        return _reject(con, d, src, file_id, run_id, got, reason, quarantine_dir, move)
-    except Exception as exc:
-        con.rollback()
-        if not _usable(con):
-            raise
-        # A file this loader has a bug with: it is rejected and the batch goes on. The
-        # database's message is left out: it may quote the file's content.
+
+@dataclass
+class _Written:
+    """A file written in the open transaction, kept until it commits."""
+
+    position: int  # its place in report.results
+    src: _Source
+    got: datetime
+    result: FileResult
+
+
+class _Loader:
+    """Loads files in order on one warehouse connection.
+
+    Everything that can reject a file is checked before any of its rows is written
+    (``_parse``, ``_quick_check``, ``_validate``), so a good small file can join the
+    transaction that earlier small files are waiting in without putting them at risk;
+    the transaction commits once it holds ``_BATCH_ROWS`` segments, before a rejection is
+    recorded and at the end. A file that needs the full rules (``_slow``) has a
+    transaction of its own. Should a write still fail (a bug of ours, a full disk), the
+    transaction is rolled back and each of its files loaded again on its own.
+    """
+
+    def __init__(self, con, d: _Dialect, report: IngestReport, quarantine_dir: Path | None,
+                 move: bool):
+        self.con, self.d, self.report = con, d, report
+        self.quarantine_dir, self.move = quarantine_dir, move
+        self.written: list[_Written] = []
+        self.rows = 0
+
+    def load(self, src: _Source, got: datetime) -> None:
+        position = len(self.report.results)
+        self.report.results.append(FileResult("", src.name, SKIPPED))
+        self.report.results[position] = self._load(src, got, position, share=True)
+
+    def commit(self) -> None:
+        """Commit the open transaction, if any, and log what it held."""
+        if not self.written:
+            return
+        self.con.commit()
+        for w in self.written:
+            r = w.result
+            log.info("file %s (%s) loaded: %d segments, %d claims, %d findings",
+                     r.file_id[:12], r.name, r.segments, r.claims, r.findings)
+        self.written, self.rows = [], 0
+
+    def reject(self, src: _Source, file_id: str, got: datetime, reason: str) -> FileResult:
+        """Record a rejection, in a transaction of its own."""
+        self.commit()
+        con, d = self.con, self.d
+        if _already_seen(con, d, file_id):
+            result = FileResult(file_id, src.name, SKIPPED, "already recorded")
+        else:
+            where = _quarantine(src, file_id, reason, self.quarantine_dir, self.move)
+            _record_rejection(con, d, src, file_id, self.report.run_id, got, reason, where)
+            log.warning("file %s rejected: %s", file_id[:12], reason)
+            result = FileResult(file_id, src.name, REJECTED, reason)
+        return result
+
+    def _failed(self, src: _Source, file_id: str, got: datetime, exc: Exception) -> FileResult:
+        """A file this loader has a bug with: it is rejected and the batch goes on. The
+        database's message is left out: it may quote the file's content."""
+        if not _usable(self.con):
+            raise exc
+        name = _one_line(src.name)
         log.error("file %s (%s): unexpected %s while loading; rejected",
                   file_id[:12], name, type(exc).__name__)
-        reason = (f"{name}: the loader failed on this file ({type(exc).__name__}); "
-                  f"nothing of it was loaded")
-        return _reject(con, d, src, file_id, run_id, got, reason, quarantine_dir, move)
-    log.info("file %s (%s) loaded: %d segments, %d claims, %d findings",
-             file_id[:12], src.name, result.segments, result.claims, result.findings)
-    return result
+        return self.reject(src, file_id, got,
+                           f"{name}: the loader failed on this file ({type(exc).__name__}); "
+                           f"nothing of it was loaded")
+
+    def _load(self, src: _Source, got: datetime, position: int, share: bool) -> FileResult:
+        src.data = src.read()
+        try:
+            return self._load_read(src, got, position, share)
+        finally:
+            src.data = b""
+
+    def _load_read(self, src: _Source, got: datetime, position: int,
+                   share: bool) -> FileResult:
+        con, d = self.con, self.d
+        file_id = _sha256(src.data)
+        seen = _already_seen(con, d, file_id)  # inside the open transaction: sees it too
+        if seen:
+            log.info("file %s (%s) already %s; skipped", file_id[:12], src.name, seen)
+            return FileResult(file_id, src.name, SKIPPED, f"already {seen}")
+
+        name = _one_line(src.name)
+        if d.kind == "duckdb":  # DuckDB's memory sized for the file about to be cut
+            limit = max(_DUCKDB_MEMORY_FLOOR, _DUCKDB_MEMORY_PER_BYTE * len(src.data))
+            con.execute(f"set memory_limit = '{limit // 2**20}MiB'")
+        try:
+            f = _parse(src.data)
+            quick = (_structure_problem(f.index, f.is835, counted=False) is None
+                     and _quick_check(d, f))
+            if quick:
+                _validate(d, f, quick=True)
+        except (X12FormatError, _Rejection) as exc:
+            return self.reject(src, file_id, got,
+                               f"{name}: {_place(exc.segment_pos, exc.segment_id)}{exc.reason}")
+        except Exception as exc:
+            self.commit()
+            return self._failed(src, file_id, got, exc)
+        if not quick:
+            self.commit()
+            return self._slow(src, file_id, got, f)
+
+        if self.written and (not share or self.rows + f.index.count > _BATCH_ROWS):
+            self.commit()
+        if not self.written:
+            self._begin(src)
+        try:
+            _stage(con, d, file_id, f, into_table=d.kind == "duckdb")
+            result = _commit_file(con, d, src, file_id, self.report.run_id, got, f)
+        except Exception as exc:
+            return self._redo(position, src, got, exc)
+        self.written.append(_Written(position, src, got, result))
+        self.rows += f.index.count
+        if not share or self.rows >= _BATCH_ROWS:
+            self.commit()
+        return result
+
+    def _slow(self, src: _Source, file_id: str, got: datetime, f: _Parsed) -> FileResult:
+        """A file with a segment the quick checks could not clear: cut into ``_seg``, held
+        to the full rules there, and written from there if it passes, on its own."""
+        con, d = self.con, self.d
+        name = _one_line(src.name)
+        self._begin(src)
+        try:
+            _stage(con, d, file_id, f, into_table=False)
+            _validate(d, f, quick=False)
+            result = _commit_file(con, d, src, file_id, self.report.run_id, got, f)
+            con.commit()
+        except _Rejection as exc:
+            con.rollback()
+            return self.reject(src, file_id, got,
+                               f"{name}: {_place(exc.segment_pos, exc.segment_id)}{exc.reason}")
+        except Exception as exc:
+            con.rollback()
+            return self._failed(src, file_id, got, exc)
+        log.info("file %s (%s) loaded: %d segments, %d claims, %d findings",
+                 file_id[:12], src.name, result.segments, result.claims, result.findings)
+        return result
+
+    def _redo(self, position: int, src: _Source, got: datetime, exc: Exception) -> FileResult:
+        """A write failed: roll the open transaction back, load the files it held again one
+        by one, then this one on its own (a second failure rejects it)."""
+        self.con.rollback()
+        if not _usable(self.con):
+            raise exc
+        earlier, self.written, self.rows = self.written, [], 0
+        for w in earlier:
+            self.report.results[w.position] = self._load(w.src, w.got, w.position, share=False)
+        if earlier:
+            return self._load(src, got, position, share=False)
+        return self._failed(src, _sha256(src.data), got, exc)
+
+    def _begin(self, src: _Source) -> None:
+        _begin(self.con, self.d)

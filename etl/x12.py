@@ -419,7 +419,6 @@ class SegmentIndex:
     stops: "np.ndarray"  # offset of its terminator (or the end of the body)
     kind: "np.ndarray"  # uint8 code from KIND, 0 for other ids
     valid_id: "np.ndarray"  # bool: the id is [A-Z][A-Z0-9]{1,2}
-    n_elements: "np.ndarray"  # elements after the id; counted for CAS and PLB only, else 0
     st_count: "np.ndarray"  # ST segments so far, this one included
     se_count: "np.ndarray"  # SE segments so far, this one included
     group_seq: "np.ndarray"
@@ -461,6 +460,22 @@ class SegmentIndex:
         """Element ``n`` (1-based, as ``elements[n]`` in SQL), None when it is not sent."""
         elements = self.elements(i)
         return elements[n - 1] if 0 < n <= len(elements) else None
+
+    def element_counts(self, rows: "np.ndarray") -> "np.ndarray":
+        """How many elements follow the id in each of the segments ``rows`` (indexes):
+        separators before the segment's end less those before its start, found by binary
+        search in the positions of the separators."""
+        import numpy as np
+
+        counts = np.zeros(len(rows), dtype=np.int64)
+        for k, ich in enumerate(self.interchanges):
+            mine = (rows >= self.first[k]) & (rows < self.first[k + 1])
+            if mine.any():
+                seps = np.flatnonzero(self.codes[k] == ord(ich.element_sep))
+                r = rows[mine]
+                counts[mine] = (np.searchsorted(seps, self.stops[r])
+                                - np.searchsorted(seps, self.starts[r]))
+        return counts
 
     def segment_id(self, i: int) -> str:
         return self.text(i).split(self.interchanges[self.interchange_of(i)].element_sep, 1)[0]
@@ -524,17 +539,8 @@ def _cut(ich: Interchange) -> dict:
         return upper(x) | ((x >= ord("0")) & (x <= ord("9")))
 
     valid = upper(head[0]) & alnum(head[1]) & (ends_id(2) | (alnum(head[2]) & ends_id(3)))
-
-    # Elements of the segments whose count is checked (CAS, PLB): separators before the
-    # segment's end less those before its start, by binary search in the separators.
-    n_elements = np.zeros(n, dtype=np.int32)
-    counted = np.flatnonzero((kind == KIND["CAS"]) | (kind == KIND["PLB"]))
-    if len(counted):
-        seps = np.flatnonzero(codes == elem)
-        n_elements[counted] = (np.searchsorted(seps, stops[counted])
-                               - np.searchsorted(seps, starts[counted]))
     return {"codes": codes, "wide": wide, "starts": starts, "stops": stops, "kind": kind,
-            "n1": n1, "valid_id": valid, "n_elements": n_elements}
+            "n1": n1, "valid_id": valid}
 
 
 def index_segments(interchanges: list[Interchange]) -> SegmentIndex:
@@ -605,8 +611,8 @@ def index_segments(interchanges: list[Interchange]) -> SegmentIndex:
 
     return SegmentIndex(
         interchanges=list(interchanges), first=first, starts=joined("starts"),
-        stops=joined("stops"), kind=kind, valid_id=joined("valid_id"),
-        n_elements=joined("n_elements"), st_count=st, se_count=se,
+        stops=joined("stops"), kind=kind, valid_id=joined("valid_id"), st_count=st,
+        se_count=se,
         group_seq=group_seq, transaction_seq=transaction_seq, header_seq=header_seq,
         claim_seq=claim_seq, line_seq=line_seq, loop=loop,
         codes=[c["codes"] for c in cuts], wide=[c["wide"] for c in cuts])

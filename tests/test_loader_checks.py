@@ -26,7 +26,8 @@ VALUES = [
     "100.", ".5", ".05", ".055", "-.5", "1.2.3", "1,000", "1e5", " 1", "1 ", "+1", "-",
     ".", "999999999999999", "9999999999999999", "000000000000001234", "0.001", "12a",
     "٣", "１", "20240105", "20240230", "20240229", "20230229", "00000101", "99991231",
-    "2024010", "202401055", "20241301", "20240431", "20240131", "CO", "45", "PR", "HC:99213",
+    "2024010", "202401055", "20241301", "20240431", "20240131", "19000229", "20000229",
+    "00000229", "00040229", "21000229", "24000229", "20240631", "CO", "45", "PR", "HC:99213",
     "MB", "WO:X",
 ]
 IDS = sorted(loader._good_patterns())
@@ -54,8 +55,13 @@ def _quick(con, sep: str = "*") -> dict[int, bool]:
 
 
 def _full(con) -> set[int]:
-    """segment_pos of the segments the full rules find a problem in."""
+    """segment_pos of the segments the full rules find a problem in (the number and date
+    rules, and the CAS and PLB element counts)."""
     bad = {row[0] for row in con.execute(loader._number_problems_sql()).fetchall()}
+    bad |= {row[0] for row in con.execute(
+        f"select segment_pos from _seg where (segment_id = 'CAS' and len(elements) > "
+        f"{loader._CAS_MAX_ELEMENTS}) or (segment_id = 'PLB' and len(elements) > "
+        f"{loader._PLB_MAX_ELEMENTS})").fetchall()}
     for seg, idx in loader._DATES:
         for pos, value in con.execute(
                 f"select segment_pos, elements[{idx}] from _seg "
@@ -67,7 +73,8 @@ def _full(con) -> set[int]:
 
 # Most elements come from a few values, so that the combinations the rules care about
 # (a reason with or without its amount, an amount with three decimals) come up often.
-COMMON = ["", "", "", "20", "-1.5", "0", "45", "100.505", "X", "20240105", "20240230"]
+COMMON = ["", "", "", "20", "-1.5", "0", "45", "100.505", "X", "20240105", "20240230",
+          "20240229", "20230229"]
 element = st.one_of(st.sampled_from(COMMON), st.sampled_from(VALUES))
 segment = st.tuples(st.sampled_from(IDS), st.lists(element, min_size=0, max_size=22))
 
