@@ -664,3 +664,36 @@ def test_postgres_url_is_never_written_and_connections_are_closed(pg_wh, tmp_pat
     assert written == []
     # GX's connection pools are closed when the run ends (a DAG worker runs many)
     assert _pg_connections(pg_wh) == 0
+
+
+@pytest.mark.integration
+def test_a_run_scoped_to_its_files_checks_only_their_rows(warehouse: Warehouse):
+    """Files f1 and f2 of the violations book were loaded by two runs: each run, scoped
+    to its files, finds exactly the violations of its own file, and together they find
+    what one unscoped run finds. A run that loaded nothing finds nothing."""
+    build_marts(warehouse, violations=True)
+    with warehouse.connect() as con:
+        cur = con.cursor()
+        cur.execute("create schema if not exists raw")
+        cur.execute("drop table if exists raw.file_manifest")
+        cur.execute("create table raw.file_manifest (file_id varchar, run_id varchar, "
+                    "status varchar)")
+        cur.execute("insert into raw.file_manifest values ('f1', 'load-1', 'loaded'), "
+                    "('f2', 'load-2', 'loaded'), ('f3', 'load-1', 'rejected')")
+        con.commit()
+
+    first = run_checks(warehouse, run_id="r-1", suites=ERA_SUITES, files_of_run="load-1")
+    second = run_checks(warehouse, run_id="r-2", suites=ERA_SUITES, files_of_run="load-2")
+    mine = {f for f in VIOLATION_FINDINGS if f[4] == "f1"}
+    assert len(mine) == 2  # b03 (Medicaid CO-253) and b04 (Medicare Advantage) are f1's
+    assert _findings(first) == mine
+    assert _findings(second) == VIOLATION_FINDINGS - mine
+    assert _dq_findings(warehouse, "r-1") == mine
+    # each scoped run counts only its own rows: of the 10 CO-253 rows, f1's claims hold
+    # a02, a04, a06, b03 and b04; f2's hold b08 to b12
+    counts = [{r.expectation_name: r.element_count for r in s.results} for s in (first, second)]
+    assert [c["co253_only_on_medicare"] for c in counts] == [5, 5]
+
+    idle = run_checks(warehouse, run_id="r-3", suites=ERA_SUITES, files_of_run="no-such-run")
+    assert idle.findings == [] and idle.success
+    assert {r.element_count for r in idle.results} == {0}
