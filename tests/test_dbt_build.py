@@ -562,7 +562,7 @@ def check_unit_tests(wh: Warehouse, invocation: str = "runner") -> None:
     result = run_dbt(wh, command="test", select=ERA_UNIT_TESTS, invocation=invocation,
                      quiet=True)
     assert result.success, result.failures
-    assert result.statuses == {"pass": 7}, result.statuses
+    assert result.statuses == {"pass": 8}, result.statuses
 
 
 @pytest.mark.integration

@@ -6,6 +6,11 @@
   that was paid before the reversal. The latest such claim wins. The
   corrected claim that usually follows the reversal comes after it and so
   is never taken as the original. No match: an orphan reversal.
+
+  A table, rebuilt every run: a reversal in a new file takes back a claim
+  of an old one, and an original paid earlier but loaded later can still
+  pair with an old reversal. Only claims whose CLP01 some reversal
+  carries are read into the ordering, which keeps it small.
 -#}
 
 with
@@ -16,15 +21,59 @@ claims as (
 
 ),
 
+remittances as (
+
+    select * from {{ ref('int_remittances_joined') }}
+
+),
+
+reversed_patients as (
+
+    select distinct patient_control_number
+    from claims
+    where is_reversal
+
+),
+
+ordered as (
+
+    -- the order in which payments happened: payment date, then arrival
+    select
+        claims.*,
+        remittances.is_duplicate_payment,
+
+        row_number() over (
+            order by
+                claims.payment_date nulls last,
+                remittances.file_order,
+                claims.transaction_seq,
+                claims.claim_seq
+        ) as claim_order
+
+    from claims
+    inner join reversed_patients
+        on claims.patient_control_number
+        = reversed_patients.patient_control_number
+    inner join remittances
+        on claims.remittance_id = remittances.remittance_id
+
+),
+
+reversal_claims as (
+
+    select claim_id from claims where is_reversal
+
+),
+
 reversals as (
 
-    select * from claims where is_reversal
+    select * from ordered where is_reversal
 
 ),
 
 originals as (
 
-    select * from claims where not is_reversal
+    select * from ordered where not is_reversal
 
 ),
 
@@ -84,7 +133,7 @@ paired as (
         coalesce(candidates.amounts_negate_original, false)
             as amounts_negate_original
 
-    from reversals
+    from reversal_claims as reversals
     left join candidates
         on reversals.claim_id = candidates.reversal_claim_id
         and candidates.candidate_rank = 1

@@ -1,11 +1,14 @@
+{{ config(materialized='incremental', unique_key='file_id') }}
+
 {#-
   One row per claim (CLP) with its remittance context (payer, payee,
-  payment date, duplicate flag), dates, program, adjustment totals at
-  claim and line level, and service line totals.
+  payment date), dates, program, adjustment totals at claim and line
+  level, and service line totals. Incremental on the file: every value
+  comes from the claim's own file and the seeds. What depends on other
+  files (the duplicate flag, the order of payments) is joined later, from
+  int_remittances_joined.
 
-  Program: a payer_program_overrides row for the payer and this CLP06
-  wins, then one for the payer with no CLP06, then the CLP06 mapping of
-  the claim_filing_indicators seed, else 'other'.
+  Program and dates of service come from int_claim_attributes.
 -#}
 
 with
@@ -13,6 +16,7 @@ with
 claims as (
 
     select * from {{ ref('stg_era__claims') }}
+    where {{ new_files_only() }}
 
 ),
 
@@ -22,55 +26,31 @@ remittances as (
 
 ),
 
-claim_dates as (
+attributes as (
 
-    select * from {{ ref('stg_era__claim_dates') }}
+    select * from {{ ref('int_claim_attributes') }}
+    where {{ new_files_only() }}
 
 ),
 
 claim_references as (
 
     select * from {{ ref('stg_era__claim_references') }}
+    where {{ new_files_only() }}
 
 ),
 
 adjustments as (
 
     select * from {{ ref('int_adjustments_classified') }}
+    where {{ new_files_only() }}
 
 ),
 
 service_lines as (
 
     select * from {{ ref('int_service_lines_joined') }}
-
-),
-
-filing_indicators as (
-
-    select * from {{ ref('claim_filing_indicators') }}
-
-),
-
-overrides as (
-
-    select * from {{ ref('payer_program_overrides') }}
-
-),
-
-claim_date_pivot as (
-
-    select
-        claim_id,
-        min(case when date_qualifier = '232' then date_value end)
-            as statement_from_date,
-        max(case when date_qualifier = '233' then date_value end)
-            as statement_to_date,
-        min(case when date_qualifier = '050' then date_value end)
-            as claim_received_date
-
-    from claim_dates
-    group by claim_id
+    where {{ new_files_only() }}
 
 ),
 
@@ -131,9 +111,7 @@ line_totals as (
         claim_id,
         count(*) as service_line_count,
         sum(charge_amount) as line_charge_amount,
-        sum(paid_amount) as line_paid_amount,
-        min(service_date_from) as first_line_service_date,
-        max(service_date_to) as last_line_service_date
+        sum(paid_amount) as line_paid_amount
 
     from service_lines
     group by claim_id
@@ -152,23 +130,16 @@ joined as (
         remittances.payment_date,
         remittances.trace_number,
         remittances.trace_payer_id,
-        remittances.file_order,
-        remittances.is_duplicate_payment,
 
         original_references.original_reference_number,
-        claim_date_pivot.statement_from_date,
-        claim_date_pivot.statement_to_date,
-        claim_date_pivot.claim_received_date,
-        coalesce(
-            claim_date_pivot.statement_from_date,
-            line_totals.first_line_service_date,
-            claim_date_pivot.statement_to_date
-        ) as service_date_from,
-        coalesce(
-            claim_date_pivot.statement_to_date,
-            line_totals.last_line_service_date,
-            claim_date_pivot.statement_from_date
-        ) as service_date_to,
+        attributes.statement_from_date,
+        attributes.statement_to_date,
+        attributes.claim_received_date,
+        attributes.service_date_from,
+        attributes.service_date_to,
+        attributes.program,
+        attributes.program_source,
+        attributes.may_be_medicare_advantage,
 
         coalesce(line_totals.service_line_count, 0) as service_line_count,
         line_totals.line_charge_amount,
@@ -200,50 +171,14 @@ joined as (
     from claims
     inner join remittances
         on claims.remittance_id = remittances.remittance_id
-    left join claim_date_pivot
-        on claims.claim_id = claim_date_pivot.claim_id
+    inner join attributes
+        on claims.claim_id = attributes.claim_id
     left join original_references
         on claims.claim_id = original_references.claim_id
     left join claim_adjustments
         on claims.claim_id = claim_adjustments.claim_id
     left join line_totals
         on claims.claim_id = line_totals.claim_id
-
-),
-
-programs as (
-
-    select
-        joined.*,
-
-        coalesce(
-            payer_code_override.program,
-            payer_override.program,
-            filing_indicators.program,
-            'other'
-        ) as program,
-        case
-            when payer_code_override.program is not null
-                or payer_override.program is not null
-                then 'payer_override'
-            when filing_indicators.program is not null
-                then 'claim_filing_indicator'
-            else 'default'
-        end as program_source,
-        coalesce(filing_indicators.may_be_medicare_advantage, false)
-            as may_be_medicare_advantage
-
-    from joined
-    left join overrides as payer_code_override
-        on joined.payer_id = payer_code_override.payer_id
-        and joined.claim_filing_indicator_code
-        = payer_code_override.claim_filing_indicator_code
-    left join overrides as payer_override
-        on joined.payer_id = payer_override.payer_id
-        and payer_override.claim_filing_indicator_code is null
-    left join filing_indicators
-        on joined.claim_filing_indicator_code
-        = filing_indicators.claim_filing_indicator_code
 
 ),
 
@@ -256,18 +191,9 @@ final as (
         cast(
             charge_amount - total_adjustment_amount - paid_amount
             as decimal(18, 2)
-        ) as claim_balance_difference,
+        ) as claim_balance_difference
 
-        -- order in which payments happened, for reversal pairing
-        row_number() over (
-            order by
-                payment_date nulls last,
-                file_order,
-                transaction_seq,
-                claim_seq
-        ) as claim_order
-
-    from programs
+    from joined
 
 )
 

@@ -10,19 +10,39 @@
   mix 0%, 1% and 2%. Only claims whose program is medicare_ffs are
   assessed: Medicaid is exempt and Medicare Advantage pass-through
   depends on each provider contract.
+
+  Incremental: a run assesses the claims of new files, and again those
+  of any old remittance whose duplicate flag (the one value here that
+  depends on other files) changed.
 -#}
 
+{{ config(materialized='incremental', unique_key='assessment_id') }}
+
 with
+
+remittances as (
+
+    select * from {{ ref('int_remittances_joined') }}
+
+),
+
+repriced as (
+
+    {{ repriced_remittances('remittances') }}
+
+),
 
 claims as (
 
     select * from {{ ref('int_claims_joined') }}
+    where {{ new_or_repriced() }}
 
 ),
 
 service_lines as (
 
     select * from {{ ref('int_service_lines_joined') }}
+    where {{ new_or_repriced() }}
 
 ),
 
@@ -114,11 +134,12 @@ final as (
         rated.service_line_id,
         rated.sequestration_level,
         ffs_claims.remittance_id,
+        ffs_claims.file_id,
         ffs_claims.payer_id,
         ffs_claims.payee_id,
         ffs_claims.payment_date,
         ffs_claims.is_reversal,
-        ffs_claims.is_duplicate_payment,
+        remittances.is_duplicate_payment,
         rated.service_date,
         rated.paid_amount,
         rated.sequestration_amount,
@@ -135,6 +156,8 @@ final as (
     from rated
     inner join ffs_claims
         on rated.claim_id = ffs_claims.claim_id
+    inner join remittances
+        on ffs_claims.remittance_id = remittances.remittance_id
 
 )
 

@@ -1,20 +1,36 @@
+{#-
+  Incremental: a run writes the triplets of new files, and again those of
+  any old remittance whose duplicate flag (the one value here that
+  depends on other files) changed.
+-#}
+
+{{ config(materialized='incremental', unique_key='adjustment_id') }}
+
 with
+
+remittances as (
+
+    select * from {{ ref('int_remittances_joined') }}
+
+),
+
+repriced as (
+
+    {{ repriced_remittances('remittances') }}
+
+),
 
 adjustments as (
 
     select * from {{ ref('int_adjustments_classified') }}
+    where {{ new_or_repriced() }}
 
 ),
 
 claims as (
 
     select * from {{ ref('int_claims_joined') }}
-
-),
-
-service_lines as (
-
-    select * from {{ ref('int_service_lines_joined') }}
+    where {{ new_or_repriced() }}
 
 ),
 
@@ -49,19 +65,16 @@ final as (
         claims.program,
         claims.claim_status_code,
         claims.is_reversal,
-        claims.is_duplicate_payment,
+        remittances.is_duplicate_payment,
         claims.payment_date,
-        case
-            when adjustments.adjustment_level = 'line'
-                then service_lines.service_date
-            else coalesce(claims.service_date_to, claims.service_date_from)
-        end as service_date
+        -- the line's date of service, or the claim's through date
+        adjustments.service_date
 
     from adjustments
     inner join claims
         on adjustments.claim_id = claims.claim_id
-    left join service_lines
-        on adjustments.service_line_id = service_lines.service_line_id
+    inner join remittances
+        on adjustments.remittance_id = remittances.remittance_id
 
 )
 

@@ -1,20 +1,23 @@
+{#-
+  Incremental: a run writes the claims of new files, and again every old
+  claim whose values that depend on other files are no longer what the
+  table holds: the duplicate flag of its remittance, or its reversal
+  pairing (a reversal in a new file takes back a claim of an old one).
+-#}
+
+{{ config(materialized='incremental', unique_key='claim_id') }}
+
 with
 
-claims as (
+remittances as (
 
-    select * from {{ ref('int_claims_joined') }}
+    select * from {{ ref('int_remittances_joined') }}
 
 ),
 
 reversals as (
 
     select * from {{ ref('int_claim_reversals_paired') }}
-
-),
-
-assessments as (
-
-    select * from {{ ref('int_sequestration_assessments') }}
 
 ),
 
@@ -28,6 +31,46 @@ reversed_by as (
     from reversals
     where original_claim_id is not null
     group by original_claim_id
+
+),
+
+repaired as (
+
+    {% if incremental_run() -%}
+    select stored.claim_id
+    from {{ this }} as stored
+    inner join remittances
+        on stored.remittance_id = remittances.remittance_id
+    left join reversals
+        on stored.claim_id = reversals.reversal_claim_id
+    left join reversed_by
+        on stored.claim_id = reversed_by.original_claim_id
+    where stored.is_duplicate_payment <> remittances.is_duplicate_payment
+        or coalesce(stored.reversed_claim_id, '')
+        <> coalesce(reversals.original_claim_id, '')
+        or stored.is_orphan_reversal
+        <> coalesce(reversals.is_orphan_reversal, false)
+        or coalesce(stored.reversed_by_claim_id, '')
+        <> coalesce(reversed_by.reversed_by_claim_id, '')
+    {%- else -%}
+    select cast(null as varchar) as claim_id
+    where 1 = 0
+    {%- endif %}
+
+),
+
+claims as (
+
+    select * from {{ ref('int_claims_joined') }}
+    where {{ new_files_only() }}
+        or claim_id in (select claim_id from repaired)
+
+),
+
+assessments as (
+
+    select * from {{ ref('int_sequestration_assessments') }}
+    where claim_id in (select claim_id from claims)
 
 ),
 
@@ -111,9 +154,11 @@ final as (
         coalesce(reversals.is_orphan_reversal, false) as is_orphan_reversal,
         reversed_by.reversed_by_claim_id,
         reversed_by.reversed_by_claim_id is not null as is_reversed,
-        claims.is_duplicate_payment
+        remittances.is_duplicate_payment
 
     from claims
+    inner join remittances
+        on claims.remittance_id = remittances.remittance_id
     left join reversals
         on claims.claim_id = reversals.reversal_claim_id
     left join reversed_by

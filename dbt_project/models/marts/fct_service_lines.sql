@@ -1,20 +1,43 @@
+{#-
+  Incremental (keyed on service_line_id): the lines of new files, plus
+  every line of a remittance whose is_duplicate_payment changed since
+  the table was written (macros/incremental_files.sql).
+-#}
+
+{{ config(materialized='incremental', unique_key='service_line_id') }}
+
 with
+
+remittances as (
+
+    select * from {{ ref('int_remittances_joined') }}
+
+),
+
+repriced as (
+
+    {{ repriced_remittances('remittances') }}
+
+),
 
 service_lines as (
 
     select * from {{ ref('int_service_lines_joined') }}
+    where {{ new_or_repriced() }}
 
 ),
 
 claims as (
 
     select * from {{ ref('int_claims_joined') }}
+    where {{ new_or_repriced() }}
 
 ),
 
 assessments as (
 
     select * from {{ ref('int_sequestration_assessments') }}
+    where {{ new_or_repriced() }}
 
 ),
 
@@ -78,11 +101,13 @@ final as (
         claims.program,
         claims.payment_date,
         claims.is_reversal,
-        claims.is_duplicate_payment
+        remittances.is_duplicate_payment
 
     from service_lines
     inner join claims
         on service_lines.claim_id = claims.claim_id
+    inner join remittances
+        on service_lines.remittance_id = remittances.remittance_id
     left join line_assessments
         on service_lines.service_line_id = line_assessments.service_line_id
 

@@ -1,79 +1,9 @@
 {#-
-  Medicare FFS sequestration per payer, payee and payment month, from
-  int_sequestration_assessments (one row per claim or line checked).
-  Repeated payments (is_duplicate_payment) are left out. Reversals stay
-  in, so an original, its reversal and the correction net to the
-  corrected amounts.
+  Medicare FFS sequestration per payer, payee and payment month (BPR16),
+  to tie out to bank deposits: the figures of rpt_sequestration_monthly
+  grouped by when the money arrived. Repeated payments are left out;
+  reversals net against their originals. The body is
+  macros/sequestration_rollup.sql.
 -#}
 
-with
-
-assessments as (
-
-    select * from {{ ref('int_sequestration_assessments') }}
-
-),
-
-counted as (
-
-    select
-        *,
-        cast(date_trunc('month', payment_date) as date) as payment_month
-
-    from assessments
-    where not is_duplicate_payment
-
-),
-
-rolled_up as (
-
-    select
-        payer_id,
-        payee_id,
-        payment_month,
-        count(distinct claim_id) as claim_count,
-        count(*) as assessment_count,
-        sum(paid_amount) as ffs_paid_amount,
-        sum(sequestration_amount) as sequestration_amount,
-        sum(expected_sequestration_amount) as expected_sequestration_amount,
-        count(case when not is_within_tolerance then 1 end)
-            as exception_count
-
-    from counted
-    group by
-        payer_id,
-        payee_id,
-        payment_month
-
-),
-
-final as (
-
-    select
-        payer_id,
-        payee_id,
-        payment_month,
-        claim_count,
-        assessment_count,
-        cast(ffs_paid_amount as decimal(18, 2)) as ffs_paid_amount,
-        cast(sequestration_amount as decimal(18, 2)) as sequestration_amount,
-        cast(expected_sequestration_amount as decimal(18, 2))
-            as expected_sequestration_amount,
-        cast(
-            sequestration_amount - expected_sequestration_amount
-            as decimal(18, 2)
-        ) as sequestration_difference,
-        exception_count,
-
-        -- CO-253 over the payment before the cut (paid + CO-253)
-        cast(
-            cast(sequestration_amount as decimal(18, 6))
-            / nullif(ffs_paid_amount + sequestration_amount, 0)
-            as decimal(10, 6)
-        ) as effective_rate
-
-    from rolled_up
-
-)
-
-select * from final
+{{ sequestration_rollup('payment_date', 'payment_month') }}

@@ -24,7 +24,15 @@ findings as (
 
 segments as (
 
-    select * from {{ ref('stg_era__segments') }}
+    -- the TRN or ST a DUPLICATE_PAYMENT finding points at: read from the
+    -- typed staging tables rather than by a scan of raw.segments every run
+    select file_id, segment_pos, remittance_id
+    from {{ ref('stg_era__traces') }}
+
+    union all
+
+    select file_id, segment_pos, remittance_id
+    from {{ ref('stg_era__transactions') }}
 
 ),
 

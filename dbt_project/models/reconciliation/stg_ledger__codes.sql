@@ -8,42 +8,20 @@
   ledger is loaded.
 -#}
 
-{%- set source_relation = source('ledger_raw', 'ledger_codes') -%}
-{%- set source_exists = execute and adapter.get_relation(
-    database=source_relation.database,
-    schema=source_relation.schema,
-    identifier=source_relation.identifier,
-) is not none -%}
+{%- set columns = [
+    ('code_map_id', 'varchar'), ('line_number', 'integer'),
+    ('local_adj_code', 'varchar'), ('category', 'varchar'),
+    ('category_as_sent', 'varchar'), ('is_contractual', 'boolean'),
+    ('is_denial_writeoff', 'boolean'), ('description', 'varchar'),
+] -%}
 
 with
 
-{% if source_exists %}
-
 codes as (
 
-    select * from {{ source_relation }}
+    {{ ledger_source_or_empty('ledger_codes', columns) }}
 
 ),
-
-{% else %}
-
-codes as (
-
-    select
-        cast(null as varchar) as code_map_id,
-        cast(null as integer) as line_number,
-        cast(null as varchar) as local_adj_code,
-        cast(null as varchar) as category,
-        cast(null as varchar) as category_as_sent,
-        cast(null as boolean) as is_contractual,
-        cast(null as boolean) as is_denial_writeoff,
-        cast(null as varchar) as description
-
-    where 1 = 0
-
-),
-
-{% endif %}
 
 renamed as (
 

@@ -6,44 +6,20 @@
   table does not exist yet), so an ERA-only warehouse builds unchanged.
 -#}
 
-{%- set source_relation = source('ledger_raw', 'ledger_manifest') -%}
-{%- set source_exists = execute and adapter.get_relation(
-    database=source_relation.database,
-    schema=source_relation.schema,
-    identifier=source_relation.identifier,
-) is not none -%}
+{%- set columns = [
+    ('file_id', 'varchar'), ('file_name', 'varchar'), ('source_uri', 'varchar'),
+    ('received_at', 'timestamp'), ('loaded_at', 'timestamp'),
+    ('status', 'varchar'), ('run_id', 'varchar'), ('file_kind', 'varchar'),
+    ('row_count', 'integer'), ('code_map_id', 'varchar'),
+] -%}
 
 with
 
-{% if source_exists %}
-
 manifest as (
 
-    select * from {{ source_relation }}
+    {{ ledger_source_or_empty('ledger_manifest', columns) }}
 
 ),
-
-{% else %}
-
-manifest as (
-
-    select
-        cast(null as varchar) as file_id,
-        cast(null as varchar) as file_name,
-        cast(null as varchar) as source_uri,
-        cast(null as timestamp) as received_at,
-        cast(null as timestamp) as loaded_at,
-        cast(null as varchar) as status,
-        cast(null as varchar) as run_id,
-        cast(null as varchar) as file_kind,
-        cast(null as integer) as row_count,
-        cast(null as varchar) as code_map_id
-
-    where 1 = 0
-
-),
-
-{% endif %}
 
 ledger_files as (
 

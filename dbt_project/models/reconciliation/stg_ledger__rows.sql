@@ -35,38 +35,14 @@
     ('local_adj_code', 'varchar'), ('posted_by', 'varchar'),
     ('reversal_of_txn_id', 'varchar'), ('era_file_ref', 'varchar'),
 ] -%}
-{%- set source_relation = source('ledger_raw', 'ledger_rows') -%}
-{%- set source_exists = execute and adapter.get_relation(
-    database=source_relation.database,
-    schema=source_relation.schema,
-    identifier=source_relation.identifier,
-) is not none -%}
 
 with
 
-{% if source_exists %}
-
 ledger_rows as (
 
-    select * from {{ source_relation }}
+    {{ ledger_source_or_empty('ledger_rows', columns) }}
 
 ),
-
-{% else %}
-
-ledger_rows as (
-
-    select
-        {% for name, data_type in columns -%}
-        cast(null as {{ data_type }}) as {{ name }}
-        {%- if not loop.last %},{% endif %}
-        {% endfor %}
-
-    where 1 = 0
-
-),
-
-{% endif %}
 
 files as (
 

@@ -12,6 +12,7 @@ with
 segments as (
 
     select * from {{ ref('stg_era__segments') }}
+    where {{ new_files_only() }}
 
 ),
 

@@ -6,6 +6,7 @@ with
 segments as (
 
     select * from {{ ref('stg_era__segments') }}
+    where {{ new_files_only() }}
 
 ),
 
@@ -13,6 +14,7 @@ amt as (
 
     select
         claim_id,
+        file_id,
         case when loop_id = '2110' then service_line_id end
             as service_line_id,
         case when loop_id = '2110' then 'line' else 'claim' end

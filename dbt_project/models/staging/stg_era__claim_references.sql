@@ -5,6 +5,7 @@ with
 segments as (
 
     select * from {{ ref('stg_era__segments') }}
+    where {{ new_files_only() }}
 
 ),
 
@@ -12,6 +13,7 @@ ref as (
 
     select
         claim_id,
+        file_id,
         segment_pos,
         e01 as reference_qualifier,
         e02 as reference_value

@@ -11,6 +11,7 @@ with
 segments as (
 
     select * from {{ ref('stg_era__segments') }}
+    where {{ new_files_only() }}
 
 ),
 

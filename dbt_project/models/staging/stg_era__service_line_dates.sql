@@ -5,6 +5,7 @@ with
 segments as (
 
     select * from {{ ref('stg_era__segments') }}
+    where {{ new_files_only() }}
 
 ),
 
@@ -13,6 +14,7 @@ dtm as (
     select
         service_line_id,
         claim_id,
+        file_id,
         segment_pos,
         e01 as date_qualifier,
         {{ x12_date('e02') }} as date_value
