@@ -1,5 +1,5 @@
 """
-### era_ingest: 835 remittances from the payer SFTP inbox to checked marts
+### era_ingest: 835 remittances and the posting ledger, from SFTP to checked marts
 
 Every run (hourly unless `ERAFLOW_SCHEDULE` says otherwise):
 
@@ -11,21 +11,47 @@ Every run (hourly unless `ERAFLOW_SCHEDULE` says otherwise):
    broken one is rejected and quarantined with a one-line reason. Then every handled
    file is moved into the inbox's `archive/` folder on the server, so it is not
    fetched again. If loading fails, nothing is archived and the next run retries.
-3. **dbt**: the dbt project `eraflow` (seeds, staging, intermediate, marts), one
-   Airflow task per seed and model, then one task for all the dbt tests, rendered by
-   astronomer-cosmos.
-4. **run_checks**: the Great Expectations suites in `expectations/`; results go to
-   `dq.check_results` and the Data Docs site. A failed expectation fails this task
-   (without retries) but the loaded data and built marts stay.
-5. **summarize**: headline figures (files, claims, paid, CO-253 sequestration, review
-   queue) in the task log and XCom.
+3. **load_ledger_files**: the practice's posting-ledger exports (`docs/LEDGER.md`) from
+   their own SFTP folder, `ERAFLOW_LEDGER_SFTP_INBOX` (e.g. `/ledger`, beside the 835
+   inbox), into `raw.ledger_manifest` and `raw.ledger_rows` (`etl.ledger`): the same
+   hashing, skip-if-seen, quarantine and archive-after-load as the 835s. The code map
+   `local_codes.csv` in that folder (or the local file `ERAFLOW_LEDGER_MAP`) is read
+   every run and never archived; while it is rejected, the ledger files stay in the
+   folder for a corrected one. With `ERAFLOW_LEDGER_SFTP_INBOX` unset the task does
+   nothing and the reconciliation checks have nothing to check.
+4. **dbt**: the dbt project `eraflow` (seeds, staging, intermediate, marts, the
+   `rec_*` reconciliation marts), one Airflow task per seed and model, then one task
+   for all the dbt tests, rendered by astronomer-cosmos. It starts once both loads
+   have succeeded.
+5. **run_checks**: the Great Expectations suites in `expectations/`; results go to
+   `dq.check_results`, every failing row to `dq.findings`, and the Data Docs site is
+   rebuilt. A failed expectation fails this task (without retries) but the loaded data
+   and built marts stay.
+6. **summarize**: headline figures (files, claims, paid, CO-253 sequestration, review
+   queue), the ledger's figures, and each check of the run with its status, rows found
+   and dollars at stake, in the task log and XCom. It runs when the checks fail too
+   (trigger rule `all_done_min_one_success`), so a failed run still says what it
+   found; it does not run when `load_files` failed.
+7. **fail_run_if_a_task_failed**: skipped when everything succeeded; otherwise it fails,
+   so that the run fails too. (Airflow decides a run's state from its last tasks only,
+   and `summarize` succeeds even after `run_checks` failed.)
 
-The tasks only call the `etl` package; the same steps run from `eraflow run`.
+The tasks only call the `etl` package; the same steps run from `eraflow run --ledger`.
+
+**Planted mispostings**: the bundled demo ledger (`sample_data/ledger/`) holds
+mispostings on purpose, so with it `run_checks` fails and so does the run. `make demo`
+accepts that run only when the findings of each check are exactly the ones
+`sample_data/ledger/PLANTED.json` lists, and says so; the DAG itself has no such
+exception: in production a finding is a finding.
 
 **Settings** (environment): `ERAFLOW_WAREHOUSE` (DuckDB file or `postgresql://` URL),
 `ERAFLOW_DATA_DIR`, `ERAFLOW_SCHEDULE` (cron, preset or `none`), `ERAFLOW_SFTP_CONN_ID`,
 `ERAFLOW_SFTP_INBOX`, `ERAFLOW_SFTP_ARCHIVE`, `ERAFLOW_SFTP_PATTERN`,
-`ERAFLOW_SFTP_MIN_AGE_SECONDS`, `ERAFLOW_TASK_RETRIES`, `ERAFLOW_DBT_TEST_BEHAVIOR`
+`ERAFLOW_SFTP_MIN_AGE_SECONDS`; for the ledger `ERAFLOW_LEDGER_SFTP_INBOX` (unset: no
+ledger), `ERAFLOW_LEDGER_SFTP_CONN_ID` (default: the 835 connection),
+`ERAFLOW_LEDGER_SFTP_ARCHIVE` (default `archive`, inside the ledger folder),
+`ERAFLOW_LEDGER_SFTP_PATTERN` (default `*.csv`), `ERAFLOW_LEDGER_MAP`; then
+`ERAFLOW_TASK_RETRIES`, `ERAFLOW_DBT_TEST_BEHAVIOR`
 (`after_all`, the default, or `after_each`), `ERAFLOW_DBT_INVOCATION` (`subprocess`, the
 default, runs `ERAFLOW_DBT_EXECUTABLE` or the `dbt` beside this Python; `dbt_runner` runs
 dbt inside the task process).
@@ -38,7 +64,9 @@ after each one, which would double the task count. The cost: a model whose tests
 does not stop the models built on it; the test task then fails, `run_checks` does not
 run and the DAG run fails, but the marts already hold that run's rebuild. dbt and the
 checks run on every run, even when no new file arrived, so the marts always match
-`raw`.
+`raw`. When the ledger task fails (its SFTP folder is unreachable or holds no code map),
+dbt does not run for the new 835s either until it succeeds: the marts and the
+reconciliation are built from both feeds or not at all.
 """
 
 from __future__ import annotations
@@ -51,7 +79,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import TriggerRule, dag, get_current_context, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
@@ -177,6 +205,21 @@ def era_ingest():
             "rejected_files": [r.name for r in report.rejected],
         }
 
+    @task
+    def load_ledger_files() -> dict:
+        """Fetch, load and archive the posting-ledger files of the ledger SFTP folder."""
+        import logging
+
+        from etl.ledger import run_ledger_task
+
+        result = run_ledger_task(_warehouse(), DATA_DIR, _run_id())
+        if result["configured"]:
+            logging.getLogger("airflow.task").info(
+                "ledger: %d loaded (%d rows), %d skipped, %d rejected %s; code map %s",
+                result["loaded"], result["rows"], result["skipped"], result["rejected"],
+                result["rejected_files"], result["code_map"])
+        return result
+
     dbt = DbtTaskGroup(
         group_id="dbt",
         project_config=ProjectConfig(
@@ -217,7 +260,11 @@ def era_ingest():
 
         from etl.checks import run_checks as run_suites
 
-        summary = run_suites(_warehouse(), run_id=_run_id(), docs_dir=DATA_DIR / "data_docs")
+        # ERAFLOW_CHECK_SCOPE=run_files (the default): the 835-only suites check the rows
+        # of the files this run loaded, once; `all` checks every row every run.
+        scoped = os.environ.get("ERAFLOW_CHECK_SCOPE", "run_files") != "all"
+        summary = run_suites(_warehouse(), run_id=_run_id(), docs_dir=DATA_DIR / "data_docs",
+                             files_of_run=_run_id() if scoped else None)
         result = {"passed": summary.passed, "failed": summary.failed,
                   "warnings": getattr(summary, "warnings", 0),
                   "docs_path": str(summary.docs_path) if summary.docs_path else None}
@@ -229,13 +276,18 @@ def era_ingest():
                 f"{result['docs_path']}")
         return result
 
-    @task
-    def summarize(load: dict, checks: dict) -> dict:
-        """Log the headline figures of the warehouse after this run."""
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
+    def summarize(load: dict) -> dict:
+        """Log the headline figures and each check of this run, failed checks included."""
         import logging
 
         from etl.pipeline import summarize as headline
 
+        # run_checks returns its figures when every check passed and pushes them under
+        # another key before it fails; neither is there when it did not run.
+        ti = get_current_context()["ti"]
+        checks = (ti.xcom_pull(task_ids="run_checks")
+                  or ti.xcom_pull(task_ids="run_checks", key="check_summary") or {})
         s = headline(_warehouse(), run_id=_run_id(), docs_path=checks.get("docs_path"))
         log = logging.getLogger("airflow.task")
         log.info("this run: %d fetched, %d loaded, %d skipped, %d rejected",
@@ -252,13 +304,25 @@ def era_ingest():
             "review_queue_claims": s.review_queue_claims,
             "checks_passed": s.checks_passed,
             "checks_failed": s.checks_failed,
+            "checks": [c.to_dict() for c in s.checks],
             "docs_path": s.docs_path,
         }
 
+    @task(trigger_rule=TriggerRule.ONE_FAILED)
+    def fail_run_if_a_task_failed() -> None:
+        """Fail the run when a task before it failed (it is skipped otherwise)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("a task of this run failed; see run_checks or the task "
+                                   "marked failed (the summary was still logged)")
+
     loaded = load_files(fetch_new_files())
+    ledger_loaded = load_ledger_files()
     checked = run_checks()
-    loaded >> dbt >> checked
-    summarize(loaded, checked)
+    [loaded, ledger_loaded] >> dbt >> checked
+    summary = summarize(loaded)
+    checked >> summary
+    [loaded, ledger_loaded, checked, summary] >> fail_run_if_a_task_failed()
 
 
 era_ingest()

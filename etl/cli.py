@@ -62,15 +62,13 @@ def _stage_ingest(args, wh, data_dir: Path, run_id: str) -> int:
         print(f"  rejected {r.reason}")
     rejected = bool(report.rejected)
     if getattr(args, "ledger", None):
-        from etl.ledger import ingest_ledger_source
+        from etl.ledger import has_problems, ingest_ledger_source, report_lines
 
         ledger = ingest_ledger_source(args.ledger, wh, data_dir, run_id=run_id,
                                       ledger_map=args.ledger_map)
-        print(f"ledger: {len(ledger.loaded)} loaded, {len(ledger.skipped)} already loaded, "
-              f"{len(ledger.rejected)} rejected")
-        for r in ledger.rejected:
-            print(f"  rejected {r.reason}")
-        rejected = rejected or bool(ledger.rejected)
+        for line in report_lines(ledger):
+            print(line)
+        rejected = rejected or has_problems(ledger)
     return EXIT_PROBLEMS if rejected else EXIT_OK
 
 
@@ -92,13 +90,18 @@ def _stage_transform(args, wh) -> int:
 def _stage_check(args, wh, data_dir: Path, run_id: str):
     from etl.checks import run_checks
 
-    summary = run_checks(wh, run_id=run_id, docs_dir=Path(args.docs_dir or data_dir / "docs"))
+    # `run` checks the rows of the files it loaded (see expectations/README.md), unless
+    # --check-all; `check` on its own checks every row.
+    scoped = args.command == "run" and not getattr(args, "check_all", False)
+    summary = run_checks(wh, run_id=run_id, docs_dir=Path(args.docs_dir or data_dir / "docs"),
+                         files_of_run=run_id if scoped else None)
     print(f"check: {summary.passed} passed, {summary.failed} failed, "
           f"{summary.warnings} warnings")
-    for r in summary.results:
-        if r.status != "passed":
-            print(f"  {r.status.upper():8} {r.suite_name}.{r.expectation_name}: "
-                  f"{r.unexpected_count} rows, ${r.unexpected_amount:,.2f}")
+    if args.command == "check":  # `run` lists every check in its summary instead
+        from etl.ledger import check_figures, check_lines
+
+        for line in check_lines(check_figures(wh, run_id)):
+            print(line)
     return (EXIT_OK if summary.success else EXIT_PROBLEMS), summary
 
 
@@ -132,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     common(p_run, source=True)
     p_run.add_argument("--docs-dir", default=None)
     p_run.add_argument("--full-refresh", action="store_true")
+    p_run.add_argument("--check-all", action="store_true",
+                       help="check every row, not only the rows of the files this run "
+                            "loaded (the 835-only suites; the reconciliation always checks "
+                            "every row)")
     common(sub.add_parser("ingest", help="raw load only"), source=True)
     p_tr = sub.add_parser("transform", help="dbt build")
     common(p_tr, source=False)

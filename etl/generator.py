@@ -717,6 +717,12 @@ class _FileBuilder:
     ) -> None:
         self.rng = random.Random(f"eraflow-835:{seed}:{index}")
         self.index = index
+        # The envelope's control numbers (ISA13, GS06) lead with three digits of the seed,
+        # taken from a hash rather than from the draws (which stay as they were), so that
+        # files of different seeds with the same index are not the same payment by
+        # envelope (ISA06 + ISA13 + ST02) to the loader's duplicate check.
+        digest = hashlib.sha256(f"eraflow-835-envelope:{seed}".encode()).digest()
+        self.control_base = (int.from_bytes(digest[:4], "big") % 1000) * 1_000_000
         self.payer = payer
         self.payee = self.rng.choice(HOSPITALS if payer.kind == "medicare_a" else CLINICS)
         self.name = f"era_{payer.key}_{index + 1:04d}.835"
@@ -766,8 +772,9 @@ class _FileBuilder:
         if self.replay:
             self._fill_pool(self.first_payment_date)
         for isa_no in range(self.interchanges):
-            isa13 = f"{(self.index + 1) * 1000 + isa_no + 1:09d}"
-            gs06 = str((self.index + 1) * 1000 + isa_no + 1)
+            control = self.control_base + ((self.index + 1) % 1000) * 1000 + isa_no % 999 + 1
+            isa13 = f"{control:09d}"
+            gs06 = str(control)
             chunk = self._interchange_header(isa13, gs06)
             yield self._emit(chunk, hasher)
             count = 0

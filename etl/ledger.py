@@ -123,6 +123,7 @@ class LedgerIngestReport(IngestReport):
     ``rejected``) are the ledger files; ``code_map`` is the map they were read with."""
 
     code_map: LedgerFileResult | None = None
+    code_map_ok: bool = True  # False when the map (new or seen before) breaks the contract
 
 
 # --------------------------------------------------------------------------- the contract
@@ -664,6 +665,7 @@ def ingest_ledger_paths(
         loaded_map, map_result = _load_code_map(con, wh.kind, map_src, run_id, _now(),
                                                 quarantine_dir, move=False)
         report.code_map = map_result
+        report.code_map_ok = loaded_map is not None
         problem = None if loaded_map else map_result.reason
         for path in ledger_files:
             report.results.append(_load_ledger_file(
@@ -764,8 +766,9 @@ def fetch_and_ingest_ledger(
     """Fetch the ledger folder of an SFTP server, load it, archive the handled files.
 
     The code map (``local_codes.csv`` in the folder, unless ``ledger_map`` names a local
-    file) is read every run and left on the server. If loading fails, nothing is archived
-    and the next run retries; already loaded files are then skipped by their hash.
+    file) is read every run and left on the server. If loading fails, or the code map is
+    rejected, nothing is archived and the next run retries; already loaded files (and
+    files rejected under the same map) are then skipped by their hash.
     """
     from etl import sftp
 
@@ -792,8 +795,15 @@ def fetch_and_ingest_ledger(
         uris = {Path(f.local_path): f"{prefix}{f.remote_path}" for f in ledgers}
         report = ingest_ledger_paths(paths, wh, code_map, quarantine_dir=data_dir / "quarantine",
                                      run_id=run_id, move_rejected=True, source_uris=uris)
-        sftp.archive_files([f.remote_path for f in ledgers], conn_id=conn_id, inbox=inbox,
-                           archive_dir=archive_dir, hook=hook)
+        # Handled files are archived, so each is fetched once. But a rejected code map
+        # rejects the ledger files through no fault of theirs: they stay in the folder
+        # (skipped by hash while the map is the same) and load once a corrected map comes.
+        if not report.code_map_ok:
+            log.warning("code map rejected: %d ledger file(s) left in %s for a corrected map",
+                        len(ledgers), inbox)
+        else:
+            sftp.archive_files([f.remote_path for f in ledgers], conn_id=conn_id, inbox=inbox,
+                               archive_dir=archive_dir, hook=hook)
         return report
     finally:
         for f in fetched:
@@ -838,28 +848,65 @@ def report_lines(report: IngestReport) -> list[str]:
     out = [f"ledger: {counts['loaded']} loaded ({counts['rows']} rows), "
            f"{counts['skipped']} already loaded, {counts['rejected']} rejected"]
     code_map = getattr(report, "code_map", None)
-    if code_map is not None and code_map.status == REJECTED:
+    if code_map is not None and not getattr(report, "code_map_ok", True):
         out.append(f"  code map {code_map.reason}")
     out.extend(f"  rejected {r.reason}" for r in report.rejected)
     return out
 
 
 def has_problems(report: IngestReport) -> bool:
-    """True when a ledger file or the code map was rejected (the CLI exits 3)."""
-    code_map = getattr(report, "code_map", None)
-    return bool(report.rejected) or (code_map is not None and code_map.status == REJECTED)
+    """True when a ledger file or the code map was rejected, now or before (the CLI exits
+    3): a map seen and rejected before is skipped, but still unusable."""
+    return bool(report.rejected) or not getattr(report, "code_map_ok", True)
 
 
 # --------------------------------------------------------------------------- summary
 
 
-def summary_lines(wh: Warehouse, run_id: str | None = None) -> list[str]:
-    """Each check of a run with its status, count and dollars, and the ledger's figures.
+@dataclass(frozen=True)
+class CheckFigure:
+    """One check of a run as the summary shows it: no rows or keys, only counts and dollars."""
 
-    For the end of ``eraflow run`` and the DAG's summary task. Reads ``dq.check_results``
-    (the latest run when ``run_id`` is None) and the ledger marts; anything missing (no
-    ledger loaded, checks not run) is left out.
-    """
+    suite_name: str
+    expectation_name: str
+    status: str
+    unexpected_count: int | None  # None when the check could not count (status error)
+    unexpected_amount: Decimal
+
+    @property
+    def name(self) -> str:
+        return f"{self.suite_name}.{self.expectation_name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """For XCom: the amount as text, so no float ever holds it."""
+        return {"suite": self.suite_name, "check": self.expectation_name,
+                "status": self.status, "rows": self.unexpected_count,
+                "amount": str(self.unexpected_amount)}
+
+
+def check_figures(wh: Warehouse, run_id: str | None = None) -> list[CheckFigure]:
+    """Every check of a run (the latest when ``run_id`` is None) from ``dq.check_results``,
+    in suite and check order; empty when the checks have not run."""
+    if run_id is None:
+        latest = _query(wh, "select run_id from dq.check_results order by checked_at desc "
+                            "limit 1")
+        run_id = latest[0][0] if latest else None
+    if run_id is None:
+        return []
+    rows = _query(
+        wh,
+        "select suite_name, expectation_name, status, unexpected_count, unexpected_amount "
+        f"from dq.check_results where run_id = {_param(wh.kind)} "
+        "order by suite_name, expectation_name",
+        (run_id,),
+    )
+    return [CheckFigure(suite, name, status, None if count is None else int(count),
+                        Decimal(amount or 0).quantize(CENT))
+            for suite, name, status, count, amount in rows or []]
+
+
+def ledger_lines(wh: Warehouse) -> list[str]:
+    """The ledger's figures (files, rows, claims reconciled); empty when none was loaded."""
     out: list[str] = []
     rows = _query(wh, "select sum(case when status = 'loaded' then 1 else 0 end), "
                       "sum(case when status = 'rejected' then 1 else 0 end), "
@@ -873,28 +920,29 @@ def summary_lines(wh: Warehouse, run_id: str | None = None) -> list[str]:
         if rec:
             out.append(f"claims reconciled         {int(rec[0][1] or 0)} of {int(rec[0][0] or 0)}"
                        " ERA claims (in payments the ledger posted)")
-
-    if run_id is None:
-        latest = _query(wh, "select run_id from dq.check_results order by checked_at desc "
-                            "limit 1")
-        run_id = latest[0][0] if latest else None
-    if run_id is None:
-        return out
-    results = _query(
-        wh,
-        "select suite_name, expectation_name, status, unexpected_count, unexpected_amount "
-        f"from dq.check_results where run_id = {_param(wh.kind)} "
-        "order by suite_name, expectation_name",
-        (run_id,),
-    )
-    if results:
-        width = max(len(f"{s}.{e}") for s, e, *_ in results)
-        out.append("checks (status, rows found, dollars at stake):")
-        for suite, name, status, count, amount in results:
-            dollars = Decimal(amount or 0).quantize(CENT)
-            shown = "-" if count is None else str(count)
-            out.append(f"  {status:8} {f'{suite}.{name}':{width}} {shown:>5}  ${dollars:,.2f}")
     return out
+
+
+def check_lines(figures: list[CheckFigure]) -> list[str]:
+    """A heading and one line per check: status, name, rows found, dollars at stake."""
+    if not figures:
+        return []
+    width = max(len(f.name) for f in figures)
+    out = ["checks (status, rows found, dollars at stake):"]
+    for f in figures:
+        shown = "-" if f.unexpected_count is None else str(f.unexpected_count)
+        out.append(f"  {f.status:8} {f.name:{width}} {shown:>5}  ${f.unexpected_amount:,.2f}")
+    return out
+
+
+def summary_lines(wh: Warehouse, run_id: str | None = None) -> list[str]:
+    """Each check of a run with its status, count and dollars, and the ledger's figures.
+
+    For the end of ``eraflow run`` and the DAG's summary task. Reads ``dq.check_results``
+    (the latest run when ``run_id`` is None) and the ledger marts; anything missing (no
+    ledger loaded, checks not run) is left out.
+    """
+    return ledger_lines(wh) + check_lines(check_figures(wh, run_id))
 
 
 def _query(wh: Warehouse, sql: str, params: tuple = ()) -> list[tuple] | None:

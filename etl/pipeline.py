@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
+from etl.ledger import CheckFigure, check_figures, check_lines, ledger_lines
 from etl.loader import FileResult, IngestReport, ingest_paths
 from etl.warehouse import Warehouse
 
@@ -84,6 +85,8 @@ class Summary:
     checks_passed: int = 0
     checks_failed: int = 0
     checks_warned: int = 0
+    checks: list[CheckFigure] = field(default_factory=list)  # each check of the run
+    ledger: list[str] = field(default_factory=list)  # the ledger's figures, when loaded
     docs_path: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -96,8 +99,10 @@ class Summary:
             f"sequestration (CO-253)    ${self.total_sequestration:,.2f}",
             f"claims in review queue    {self.review_queue_claims}"
             f" (${self.review_queue_at_stake:,.2f} at stake)",
+            *self.ledger,
             f"data-quality checks       {self.checks_passed} passed, {self.checks_failed} failed,"
             f" {self.checks_warned} warnings",
+            *check_lines(self.checks),
         ]
         if self.docs_path:
             out.append(f"Data Docs                 {self.docs_path}")
@@ -115,7 +120,9 @@ def _one(wh: Warehouse, sql: str, default=None):
 
 
 def summarize(wh: Warehouse, run_id: str | None = None, docs_path: str | None = None) -> Summary:
-    """Headline figures from the warehouse, for the end of a run."""
+    """Headline figures from the warehouse, for the end of a run: the 835s, the ledger
+    when one is loaded, and each check of ``run_id`` (else of the latest run) with its
+    status, rows found and dollars at stake. Counts and amounts only, never a patient."""
     s = Summary(docs_path=docs_path)
     row = _one(wh, "select sum(case when status = 'loaded' then 1 else 0 end), "
                    "sum(case when status = 'rejected' then 1 else 0 end) from raw.file_manifest")
@@ -133,14 +140,10 @@ def summarize(wh: Warehouse, run_id: str | None = None, docs_path: str | None = 
     if row:
         s.review_queue_claims = int(row[0] or 0)
         s.review_queue_at_stake = Decimal(row[1] or 0).quantize(Decimal("0.01"))
-    where = f"where run_id = '{run_id}'" if run_id and "'" not in run_id else (
-        "where run_id = (select max(run_id) from dq.check_results "
-        "where checked_at = (select max(checked_at) from dq.check_results))")
-    row = _one(wh, "select sum(case when status = 'passed' then 1 else 0 end), "
-                   "sum(case when status in ('failed', 'error') then 1 else 0 end), "
-                   "sum(case when status = 'warning' then 1 else 0 end) "
-                   f"from dq.check_results {where}")
-    if row:
-        s.checks_passed, s.checks_failed = int(row[0] or 0), int(row[1] or 0)
-        s.checks_warned = int(row[2] or 0)
+    # The check counts and the per-check lines come from the same run's rows.
+    s.checks = check_figures(wh, run_id)
+    s.checks_passed = sum(c.status == "passed" for c in s.checks)
+    s.checks_failed = sum(c.status in ("failed", "error") for c in s.checks)
+    s.checks_warned = sum(c.status == "warning" for c in s.checks)
+    s.ledger = ledger_lines(wh)
     return s

@@ -7,6 +7,9 @@ loader's SQL and of dbt.
 
 from __future__ import annotations
 
+import csv
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -224,3 +227,115 @@ def test_failure_exit_codes(tmp_path: Path) -> None:
                       "--warehouse", str(tmp_path / "w.duckdb"))
     assert missing.returncode == 1
     assert "does not exist" in missing.stderr
+
+
+# -- the run summary: every check with its rows and dollars ---------------------------
+
+SAMPLE_LEDGER = REPO / "sample_data" / "ledger"
+SUITES = REPO / "expectations"
+CHECK_LINE = re.compile(r"^\s+(passed|failed|warning|error|skipped)\s+(\S+)\s+(\d+|-)\s+"
+                        r"\$([\d,]+\.\d\d)$")
+
+
+def summary_checks(stdout: str) -> dict[str, tuple[str, int, Decimal]]:
+    """``suite.check -> (status, rows, dollars)`` from the lines under the checks heading."""
+    lines = stdout.splitlines()
+    start = lines.index("checks (status, rows found, dollars at stake):")
+    out = {}
+    for line in lines[start + 1:]:
+        match = CHECK_LINE.match(line)
+        if not match:
+            break
+        status, name, rows, dollars = match.groups()
+        out[name] = (status, int(rows), Decimal(dollars.replace(",", "")))
+    return out
+
+
+def suite_checks() -> dict[str, str]:
+    """``suite.check -> severity`` of every check, from the suite files themselves."""
+    out = {}
+    for path in sorted(SUITES.glob("*.json")):
+        suite = json.loads(path.read_text())
+        for check in suite["checks"]:
+            out[f"{suite['suite_name']}.{check['name']}"] = check["severity"]
+    return out
+
+
+def findings_by_check(wh: Warehouse, run_id: str) -> dict[str, tuple[int, Decimal]]:
+    rows = wh.query("select suite_name, expectation_name, count(*), sum(amount_at_stake) "
+                    f"from dq.findings where run_id = '{run_id}' "
+                    "group by suite_name, expectation_name")
+    return {f"{s}.{e}": (int(n), Decimal(total)) for s, e, n, total in rows}
+
+
+def planted_by_check() -> dict[str, tuple[int, Decimal]]:
+    truth = json.loads((SAMPLE_LEDGER / "PLANTED.json").read_text())
+    out: dict[str, tuple[int, Decimal]] = {}
+    for f in truth["findings"]:
+        rows, dollars = out.get(f"{f['suite']}.{f['check']}", (0, Decimal("0")))
+        out[f"{f['suite']}.{f['check']}"] = (rows + 1, dollars + Decimal(f["amount"]))
+    return out
+
+
+def ledger_patient_numbers() -> set[str]:
+    with (SAMPLE_LEDGER / "posting_ledger.csv").open(newline="", encoding="utf-8-sig") as f:
+        return {r["patient_control_number"] for r in csv.DictReader(f)
+                if r["patient_control_number"]}
+
+
+def test_the_run_summary_lists_each_check_with_its_rows_and_dollars(
+        tmp_path: Path, warehouse: Warehouse) -> None:
+    """The bundled 835s and ledger: the planted mispostings fail their checks (exit 3), and
+    the summary of ``run`` and of ``summary`` names every check with the rows and dollars
+    of dq.findings, which are those PLANTED.json lists for the ledger's checks."""
+    run = eraflow("run", "--source", str(SAMPLES), "--ledger", str(SAMPLE_LEDGER),
+                  "--warehouse", warehouse.url, "--data-dir", str(tmp_path / "data"),
+                  "--run-id", "summary-test")
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert "ledger: 1 loaded (236 rows), 0 already loaded, 0 rejected" in run.stdout
+    shown = summary_checks(run.stdout)
+
+    severity = suite_checks()
+    assert set(shown) == set(severity)  # every check of every suite, each once
+    found = findings_by_check(warehouse, "summary-test")
+    for name, (status, rows, dollars) in shown.items():
+        want_rows, want_dollars = found.get(name, (0, Decimal("0")))
+        assert (rows, dollars) == (want_rows, want_dollars), name
+        want_status = "passed" if not want_rows else (
+            "failed" if severity[name] == "error" else "warning")
+        assert status == want_status, name
+
+    planted = planted_by_check()
+    ledger_checks = {n: v[1:] for n, v in shown.items() if n.startswith("ledger_reconciliation.")}
+    assert {n: v for n, v in ledger_checks.items() if v[0]} == planted
+    failed = sum(1 for n in planted if severity[n] == "error")
+    assert f"data-quality checks       {len(shown) - len(found)} passed, {failed} failed," in (
+        run.stdout)
+    assert "ledger files loaded       1 (236 rows), 0 rejected" in run.stdout
+
+    # the summary command reads the same run back from the warehouse
+    again = eraflow("summary", "--warehouse", warehouse.url)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert summary_checks(again.stdout) == shown
+
+    # keys, counts and dollars only: no patient control number reaches the output
+    patients = ledger_patient_numbers()
+    assert patients
+    for text in (run.stdout, run.stderr, again.stdout):
+        assert not [p for p in patients if p in text]
+
+    # what `make demo` concludes from the same findings: every planted kind caught
+    # exactly; and with one planted row taken out of the truth, that kind no longer is
+    from etl.demo import compare_with_planted
+
+    truth = json.loads((SAMPLE_LEDGER / "PLANTED.json").read_text())
+    kinds, problems = compare_with_planted(warehouse, "summary-test", truth)
+    assert problems == []
+    assert {f"ledger_reconciliation.{k.check}": (k.found_rows, k.found_amount)
+            for k in kinds if k.exact} == planted
+    dropped = next(i for i, f in enumerate(truth["findings"])
+                   if f["check"] == "ledger_posting_not_duplicated")
+    del truth["findings"][dropped]
+    kinds, problems = compare_with_planted(warehouse, "summary-test", truth)
+    assert [k.check for k in kinds if not k.exact] == ["ledger_posting_not_duplicated"]
+    assert len(problems) == 1 and "ledger_posting_not_duplicated" in problems[0]

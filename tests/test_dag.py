@@ -5,13 +5,19 @@ server, runs the whole DAG (SFTP fetch, load, dbt through cosmos, expectation
 suites, summary) into a temp DuckDB file and compares the marts with totals
 worked out here by a deliberately naive reading of the 835 text with
 ``Decimal``: no code of the pipeline is used to compute the expected figures.
+The bundled posting ledger is served from its own SFTP folder beside the inbox;
+its findings per check are held against ``sample_data/ledger/PLANTED.json`` and
+the severities of ``expectations/ledger_reconciliation.json``, read here.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+from collections import Counter
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -27,6 +33,10 @@ from etl.warehouse import Warehouse
 REPO = Path(__file__).resolve().parents[1]
 DAG_FILE = REPO / "dags" / "era_ingest.py"
 DBT_PROJECT = REPO / "dbt_project"
+SAMPLE_LEDGER = REPO / "sample_data" / "ledger"
+LEDGER_SUITE = REPO / "expectations" / "ledger_reconciliation.json"
+LEDGER_FILE = "posting_ledger.csv"
+CODE_MAP = "local_codes.csv"
 
 pytestmark = pytest.mark.airflow
 
@@ -77,15 +87,24 @@ def test_task_wiring(dag):
     assert dbt_tasks, "cosmos rendered no dbt tasks"
 
     assert dag.get_task("load_files").upstream_task_ids == {"fetch_new_files"}
-    roots = [t for t in dbt_tasks if not dag.get_task(t).upstream_task_ids - {"load_files"}]
+    assert dag.get_task("load_ledger_files").upstream_task_ids == set()
+    loads = {"load_files", "load_ledger_files"}
+    roots = [t for t in dbt_tasks if not dag.get_task(t).upstream_task_ids - loads]
     leaves = dag.get_task("run_checks").upstream_task_ids
-    assert roots and all("load_files" in dag.get_task(t).upstream_task_ids for t in roots)
+    assert roots and all(dag.get_task(t).upstream_task_ids == loads for t in roots)
     assert leaves and leaves <= set(dbt_tasks)
-    assert dag.get_task("summarize").upstream_task_ids == {"load_files", "run_checks"}
-    # every dbt task sits between load_files and run_checks
-    downstream_of_load = dag.get_task("load_files").get_flat_relative_ids(upstream=False)
+    summarize = dag.get_task("summarize")
+    assert summarize.upstream_task_ids == {"load_files", "run_checks"}
+    assert summarize.trigger_rule == "all_done_min_one_success"  # also after failed checks
+    # ... and since the run's state is that of its last tasks, one more task fails it
+    watcher = dag.get_task("fail_run_if_a_task_failed")
+    assert watcher.upstream_task_ids == loads | {"run_checks", "summarize"}
+    assert watcher.trigger_rule == "one_failed" and not watcher.downstream_task_ids
+    # every dbt task sits between each load and run_checks
     upstream_of_checks = dag.get_task("run_checks").get_flat_relative_ids(upstream=True)
-    assert set(dbt_tasks) <= downstream_of_load & upstream_of_checks
+    for load in loads:
+        downstream_of_load = dag.get_task(load).get_flat_relative_ids(upstream=False)
+        assert set(dbt_tasks) <= downstream_of_load & upstream_of_checks, load
 
 
 @pytest.mark.integration
@@ -216,6 +235,78 @@ def mart_totals(wh: Warehouse) -> Totals:
                   paid=Decimal(paid), sequestration=Decimal(seq))
 
 
+# -- the posting ledger: served, and what PLANTED.json says it must produce ----------------
+
+
+def serve_ledger(sftp: SftpFixture, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The bundled ledger and its code map in the server's ``/ledger``, beside the inbox,
+    and the DAG's ledger settings pointed at it (same connection as the 835s)."""
+    folder = sftp.server.root / "ledger"
+    folder.mkdir()
+    for name in (LEDGER_FILE, CODE_MAP):
+        shutil.copyfile(SAMPLE_LEDGER / name, folder / name)
+    monkeypatch.setenv("ERAFLOW_LEDGER_SFTP_INBOX", "/ledger")
+    for name in ("ERAFLOW_LEDGER_SFTP_CONN_ID", "ERAFLOW_LEDGER_SFTP_ARCHIVE",
+                 "ERAFLOW_LEDGER_SFTP_PATTERN", "ERAFLOW_LEDGER_MAP"):
+        monkeypatch.delenv(name, raising=False)
+    return folder
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+
+def ledger_data_lines(path: Path) -> int:
+    """Data records of a ledger CSV, read with nothing but the csv module."""
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        records = [r for r in csv.reader(f) if any(v.strip() for v in r)]
+    return len(records) - 1  # the header
+
+
+def planted_per_check() -> dict[str, tuple[int, Decimal]]:
+    """check -> (rows, dollars) as ``PLANTED.json`` lists them."""
+    truth = json.loads((SAMPLE_LEDGER / "PLANTED.json").read_text())
+    rows: Counter = Counter()
+    dollars: dict[str, Decimal] = {}
+    for f in truth["findings"]:
+        assert f["suite"] == "ledger_reconciliation"
+        rows[f["check"]] += 1
+        dollars[f["check"]] = dollars.get(f["check"], Decimal("0")) + Decimal(f["amount"])
+    return {c: (rows[c], dollars[c]) for c in rows}
+
+
+def planted_error_checks() -> set[str]:
+    """The planted checks that fail a run (severity error in the suite file)."""
+    suite = json.loads(LEDGER_SUITE.read_text())
+    severity = {c["name"]: c["severity"] for c in suite["checks"]}
+    return {c for c in planted_per_check() if severity[c] == "error"}
+
+
+def ledger_findings_per_check(wh: Warehouse, run_id: str) -> dict[str, tuple[int, Decimal]]:
+    rows = wh.query("select expectation_name, count(*), sum(amount_at_stake) from dq.findings "
+                    f"where run_id = '{run_id}' and suite_name = 'ledger_reconciliation' "
+                    "group by expectation_name")
+    return {name: (int(n), Decimal(total)) for name, n, total in rows}
+
+
+def failed_checks(wh: Warehouse, run_id: str) -> set[str]:
+    rows = wh.query("select suite_name || '.' || expectation_name from dq.check_results "
+                    f"where run_id = '{run_id}' and status in ('failed', 'error')")
+    return {r[0] for r in rows}
+
+
+def assert_failed_only_on_the_planted_findings(wh: Warehouse, dag_run) -> None:
+    """The planted mispostings fail run_checks and so the run; nothing else may fail, the
+    summary still runs, and every check finds what was planted for it, to the cent."""
+    states = airflow_env.task_states(dag_run)
+    assert str(dag_run.state) == "failed"
+    assert {t: s for t, s in states.items() if s != "success"} == {
+        "run_checks": "failed", "fail_run_if_a_task_failed": "failed"}
+    assert ledger_findings_per_check(wh, dag_run.run_id) == planted_per_check()
+    assert failed_checks(wh, dag_run.run_id) == {
+        f"ledger_reconciliation.{c}" for c in planted_error_checks()}
+
+
 def _pipeline_ready() -> None:
     _needs_dbt_project()
     if not (DBT_PROJECT / "models" / "marts").is_dir() or not any(
@@ -240,13 +331,13 @@ def test_dag_runs_end_to_end_and_is_idempotent(airflow_db, sftp_conn: SftpFixtur
     for name in ("ERAFLOW_SCHEDULE", "ERAFLOW_DBT_TEST_BEHAVIOR"):
         monkeypatch.delenv(name, raising=False)
     sftp_conn.put(*sample_files)
+    ledger_folder = serve_ledger(sftp_conn, monkeypatch)
     expected = naive_totals(sample_files)
     assert expected.claims > 0
 
     dag = airflow_env.load_dag("era_ingest")
     first = airflow_env.run_dag(dag)
-    states = airflow_env.task_states(first)
-    assert str(first.state) == "success", {t: s for t, s in states.items() if s != "success"}
+    assert_failed_only_on_the_planted_findings(duckdb_wh, first)
 
     # every sample file was fetched, loaded and archived on the server
     (loaded, rejected), = duckdb_wh.query(
@@ -261,28 +352,46 @@ def test_dag_runs_end_to_end_and_is_idempotent(airflow_db, sftp_conn: SftpFixtur
     assert sftp_conn.inbox_files() == []
     assert sftp_conn.archived_files() == sorted(p.name for p in sample_files)
 
+    # the ledger file landed raw once, from its own folder, and was archived there; the
+    # code map stays on the server, to be read again next run
+    lines = ledger_data_lines(SAMPLE_LEDGER / LEDGER_FILE)
+    ledger_manifest = duckdb_wh.query(
+        "select file_kind, file_name, status, file_id, row_count from raw.ledger_manifest")
+    ledger_id = hashlib.sha256((SAMPLE_LEDGER / LEDGER_FILE).read_bytes()).hexdigest()
+    code_map_id = hashlib.sha256((SAMPLE_LEDGER / CODE_MAP).read_bytes()).hexdigest()
+    assert {r[:4] for r in ledger_manifest} == {
+        ("code_map", CODE_MAP, "loaded", code_map_id), ("ledger", LEDGER_FILE, "loaded", ledger_id)}
+    assert [r[4] for r in ledger_manifest if r[0] == "ledger"] == [lines]
+    (ledger_rows, from_sftp), = duckdb_wh.query(
+        "select count(*), count(*) filter (where m.source_uri like "
+        "'sftp://127.0.0.1:%/ledger/" + LEDGER_FILE + "') "
+        "from raw.ledger_rows r join raw.ledger_manifest m using (file_id)")
+    assert ledger_rows == from_sftp == lines
+    assert files_in(ledger_folder) == [CODE_MAP]
+    assert files_in(ledger_folder / "archive") == [LEDGER_FILE]
+
     # the marts agree with the naive reading of the files, to the cent
     got = mart_totals(duckdb_wh)
     assert got == expected
 
-    # the expectation suites ran for this run and recorded their results; warnings are
-    # findings for a biller to look at, not failures
-    (checks, failed), = duckdb_wh.query(
-        "select count(*), count(*) filter (where status in ('failed', 'error')) "
-        f"from dq.check_results where run_id = '{first.run_id}'")
-    assert checks > 0 and failed == 0
-
-    # second run: nothing new except a re-delivery of a file already loaded
+    # second run: nothing new but a re-delivery of an 835 and of the ledger already loaded
     sftp_conn.put(sample_files[0], names=[f"redelivered-{sample_files[0].name}"])
+    shutil.copyfile(SAMPLE_LEDGER / LEDGER_FILE, ledger_folder / f"redelivered-{LEDGER_FILE}")
     second = airflow_env.run_dag(dag)
-    states = airflow_env.task_states(second)
     assert second.run_id != first.run_id
-    assert str(second.state) == "success", {t: s for t, s in states.items() if s != "success"}
+    assert_failed_only_on_the_planted_findings(duckdb_wh, second)  # the same, not doubled
     (after,), = duckdb_wh.query("select count(*) from raw.file_manifest")
     assert after == distinct  # the re-delivered bytes were skipped, not loaded twice
     assert mart_totals(duckdb_wh) == expected
     assert sftp_conn.inbox_files() == []
     assert f"redelivered-{sample_files[0].name}" in sftp_conn.archived_files()
+    (manifest_rows, ledger_rows_after), = duckdb_wh.query(
+        "select (select count(*) from raw.ledger_manifest), "
+        "(select count(*) from raw.ledger_rows)")
+    assert (manifest_rows, ledger_rows_after) == (2, lines)
+    assert files_in(ledger_folder) == [CODE_MAP]
+    assert files_in(ledger_folder / "archive") == sorted([LEDGER_FILE,
+                                                          f"redelivered-{LEDGER_FILE}"])
     assert not any((tmp_path / "data" / "landing").glob("*/*"))  # landing copies cleaned up
 
 
@@ -319,37 +428,45 @@ def test_dag_loads_into_postgres(airflow_db, sftp_conn: SftpFixture, pg_wh, samp
     for name in ("ERAFLOW_DBT_INVOCATION", "ERAFLOW_DBT_TEST_BEHAVIOR"):
         monkeypatch.delenv(name, raising=False)
     sftp_conn.put(*sample_files)
+    ledger_folder = serve_ledger(sftp_conn, monkeypatch)
 
     dag = airflow_env.load_dag("era_ingest")
     assert dag.max_active_tasks > 1
     dag_run = airflow_env.run_dag(dag)
-    states = airflow_env.task_states(dag_run)
 
-    assert str(dag_run.state) == "success", {t: s for t, s in states.items() if s != "success"}
+    assert_failed_only_on_the_planted_findings(pg_wh, dag_run)
     assert mart_totals(pg_wh) == naive_totals(sample_files)
     assert sftp_conn.inbox_files() == []
+    (ledger_rows,), = pg_wh.query("select count(*) from raw.ledger_rows")
+    assert ledger_rows == ledger_data_lines(SAMPLE_LEDGER / LEDGER_FILE)
+    assert files_in(ledger_folder) == [CODE_MAP]
+    assert files_in(ledger_folder / "archive") == [LEDGER_FILE]
 
 
 @pytest.mark.slow
 @pytest.mark.integration
 def test_a_failed_load_archives_nothing(airflow_db, sftp_conn: SftpFixture, sample_files,
                                         tmp_path, monkeypatch):
-    """The warehouse is down: the run fails and every file stays in the inbox for the next."""
+    """The warehouse is down: the run fails and every file stays in its folder for the next."""
     _needs_dbt_project()
     monkeypatch.setenv("ERAFLOW_WAREHOUSE", "postgresql://postgres@127.0.0.1:1/nowhere")
     monkeypatch.setenv("ERAFLOW_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ERAFLOW_TASK_RETRIES", "0")
     sftp_conn.put(*sample_files[:2])
+    ledger_folder = serve_ledger(sftp_conn, monkeypatch)
 
     dag_run = airflow_env.run_dag(airflow_env.load_dag("era_ingest"))
     states = airflow_env.task_states(dag_run)
 
     assert str(dag_run.state) == "failed"
     assert states["fetch_new_files"] == "success"
-    assert states["load_files"] == "failed"
+    assert states["load_files"] == states["load_ledger_files"] == "failed"
     assert states["run_checks"] == states["summarize"] == "upstream_failed"
+    assert states["fail_run_if_a_task_failed"] == "failed"
     assert sftp_conn.inbox_files() == sorted(p.name for p in sample_files[:2])
     assert sftp_conn.archived_files() == []
+    assert files_in(ledger_folder) == [CODE_MAP, LEDGER_FILE]
+    assert files_in(ledger_folder / "archive") == []
 
 
 # -- the local Airflow helpers ---------------------------------------------------------

@@ -834,3 +834,37 @@ def test_bundled_samples_cover_every_pattern() -> None:
     assert any(b"\r\n" in r for r in raw) and any(b"~\n" in r for r in raw)
     assert any(b"\n" not in r for r in raw)
     assert all(len(r) < 10_000 for r in raw)
+
+
+@pytest.mark.integration
+def test_files_of_two_seeds_are_not_the_same_payment_to_the_loader(tmp_path):
+    """The same index under two seeds (a benchmark batch and the file its incremental run
+    adds) must not repeat an envelope (ISA06 + ISA13 + ST02) or a trace: loaded into one
+    warehouse, the loader's duplicate-payment check finds nothing."""
+    from etl.loader import ingest_paths
+    from etl.warehouse import Warehouse
+
+    files = [generate_file(seed, index=0, claims=12, transactions=3) for seed in ("a", "b")]
+    isa13 = [re.search(rb"^ISA(?:\*[^*]*){12}\*([0-9]{9})\*", f.content).group(1)
+             for f in files]
+    assert isa13[0] != isa13[1]
+    paths = []
+    for seed, f in zip("ab", files):
+        path = tmp_path / seed / f.name
+        path.parent.mkdir()
+        path.write_bytes(f.content)
+        paths.append(path)
+    wh = Warehouse.from_url(str(tmp_path / "w.duckdb"))
+    report = ingest_paths(paths, wh)
+    assert [r.status for r in report.results] == ["loaded", "loaded"]
+    assert wh.query("select count(*) from raw.file_findings "
+                    "where finding_code = 'DUPLICATE_PAYMENT'") == [(0,)]
+    # the check itself still works on these files: a copy of the first with a line break
+    # after its ISA (other bytes, the same payments) repeats each of its 3 transactions
+    twin = tmp_path / "twin" / files[0].name
+    twin.parent.mkdir()
+    twin.write_bytes(files[0].content.replace(b"~", b"~\n", 1))
+    report = ingest_paths([twin], wh)
+    assert [r.status for r in report.results] == ["loaded"]
+    assert wh.query("select count(*) from raw.file_findings where finding_code = "
+                    "'DUPLICATE_PAYMENT'")[0][0] == 3  # one per transaction

@@ -345,6 +345,36 @@ def test_ledger_files_come_from_their_sftp_folder(sftp, duckdb_wh, tmp_path):
     assert list((tmp_path / "data" / "quarantine").glob("*april.csv"))
 
 
+@pytest.mark.integration
+def test_on_sftp_a_bad_code_map_leaves_the_ledger_files_for_a_corrected_one(
+        sftp, duckdb_wh, tmp_path):
+    """Archived files are never fetched again, so files rejected only because the map
+    was wrong stay in the folder until the practice sends a map that reads."""
+    from sftp_server import SftpFixture
+
+    remote = SftpFixture(sftp.server, inbox="/ledger")
+    remote.put_bytes("march.csv", csv_bytes(GOOD_ROWS))
+    remote.put_bytes(CODE_MAP_NAME, CODE_MAP.replace("SEQ_WO,sequestration",
+                                                     "SEQ_WO,sequestrations").encode())
+    url = remote.url()
+
+    first = ingest_ledger_source(url, duckdb_wh, tmp_path / "data", run_id="m1")
+    assert [(r.name, r.status) for r in first.results] == [("march.csv", "rejected")]
+    assert remote.inbox_files() == [CODE_MAP_NAME, "march.csv"]
+    assert remote.archived_files() == []
+    again = ingest_ledger_source(url, duckdb_wh, tmp_path / "data", run_id="m2")
+    assert [(r.name, r.status) for r in again.results] == [("march.csv", "skipped")]
+    assert remote.inbox_files() == [CODE_MAP_NAME, "march.csv"]
+
+    remote.put_bytes(CODE_MAP_NAME, CODE_MAP.encode())  # the corrected map
+    fixed = ingest_ledger_source(url, duckdb_wh, tmp_path / "data", run_id="m3")
+    assert [(r.name, r.status) for r in fixed.results] == [("march.csv", "loaded")]
+    assert remote.inbox_files() == [CODE_MAP_NAME]
+    assert remote.archived_files() == ["march.csv"]
+    (rows,), = duckdb_wh.query("select count(*) from raw.ledger_rows")
+    assert rows == len(GOOD_ROWS)
+
+
 @pytest.mark.unit
 def test_ledger_settings_are_off_until_a_folder_is_named(monkeypatch):
     monkeypatch.delenv("ERAFLOW_LEDGER_SFTP_INBOX", raising=False)
