@@ -192,17 +192,21 @@ def test_sftp_connection_verifies_the_host_key(services):
 
 def test_sftp_inbox(services):
     sftp = services["sftp"]
-    user, password, uid, gid, folder = interpolate(_command(sftp)[0]).split(":")
-    assert (user, folder) == ("era", "inbox")
+    user, password, uid, gid, folders = interpolate(_command(sftp)[0]).split(":")
+    assert (user, folders) == ("era", "inbox,ledger")
     conn = json.loads(_env(services["airflow-scheduler"])["AIRFLOW_CONN_SFTP_ERA"])
     assert (conn["login"], conn["password"]) == (user, password)
-    assert _mounts(sftp)["/home/era/inbox"] == "sftp-inbox"
-    # the volume is mounted root-owned; the user must own it to create archive/ and rename
-    assert f"chown {uid}:{gid} /home/era/inbox" in sftp["entrypoint"][2]
-    assert _env(services["airflow-scheduler"])["ERAFLOW_SFTP_INBOX"] == "/inbox"
+    env = _env(services["airflow-scheduler"])
+    assert (env["ERAFLOW_SFTP_INBOX"], env["ERAFLOW_LEDGER_SFTP_INBOX"]) == ("/inbox", "/ledger")
     seed = services["sftp-seed"]
     assert seed["profiles"] == ["demo"]
-    assert _mounts(seed)["/inbox"] == "sftp-inbox"
+    for folder in folders.split(","):
+        assert _mounts(sftp)[f"/home/era/{folder}"] == f"sftp-{folder}"
+        assert _mounts(seed)[f"/{folder}"] == f"sftp-{folder}"
+    # the volumes are mounted root-owned; the user must own them to create archive/ and
+    # rename
+    assert f"chown {uid}:{gid} /home/era/inbox /home/era/ledger" in sftp["entrypoint"][2]
+    assert "cp /ledger-samples/*.csv /ledger/" in seed["command"][2]
 
 
 def test_warehouse_is_the_database_postgres_creates(services):
