@@ -54,7 +54,10 @@ ledger), `ERAFLOW_LEDGER_SFTP_CONN_ID` (default: the 835 connection),
 `ERAFLOW_TASK_RETRIES`, `ERAFLOW_DBT_TEST_BEHAVIOR`
 (`after_all`, the default, or `after_each`), `ERAFLOW_DBT_INVOCATION` (`subprocess`, the
 default, runs `ERAFLOW_DBT_EXECUTABLE` or the `dbt` beside this Python; `dbt_runner` runs
-dbt inside the task process).
+dbt inside the task process), `ERAFLOW_CHECK_SCOPE` (`run_files`, the default: the
+suites on the 835s alone check the rows of the files this run loaded, so each finding
+is recorded once; `all`: every row on every run; the reconciliation always checks
+every row).
 
 **Limitations**: with a DuckDB warehouse only one task runs at a time (DuckDB takes one
 writer process), so the dbt models run one after another. Each dbt task is its own dbt
