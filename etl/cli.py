@@ -79,7 +79,7 @@ def _stage_transform(args, wh) -> int:
     # dbt's unit tests check the models' SQL on given rows, not the data: they run in the
     # test suite (and in CI), not on every production build.
     result = run_dbt(wh, command="build", full_refresh=getattr(args, "full_refresh", False),
-                     exclude="test_type:unit")
+                     exclude="test_type:unit", quiet=not args.verbose)
     if result.success:
         print(f"transform: dbt build passed ({result.elapsed:.1f}s)")
         return EXIT_OK
@@ -108,6 +108,11 @@ def _stage_check(args, wh, data_dir: Path, run_id: str):
     return (EXIT_OK if summary.success else EXIT_PROBLEMS), summary
 
 
+DOCS_HELP = "where the Data Docs site goes (default: <data-dir>/docs)"
+REFRESH_HELP = ("rebuild every dbt model from raw: once after upgrading eraflow, editing a "
+                "seed or deleting a file from raw")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="eraflow", description="Load X12 835 remittances into a warehouse and check them.")
@@ -125,7 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--data-dir", default=None,
                        help="working folder for landing, quarantine and Data Docs "
                             "(default: $ERAFLOW_DATA_DIR or ./var)")
-        p.add_argument("--run-id", default=None, help="name of this run (default: generated)")
+        if source or p.prog.endswith("check"):
+            p.add_argument("--run-id", default=None,
+                           help="name of this run, recorded in the manifest and dq tables "
+                                "(default: the time and a random suffix)")
+        else:
+            p.add_argument("--run-id", default=None,
+                           help="the run to report on (default: the latest)"
+                           if p.prog.endswith("summary") else argparse.SUPPRESS)
         if source:
             p.add_argument("--ledger", default=None,
                            help="folder (or sftp:// folder) of posting-ledger CSV files "
@@ -136,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p_run = sub.add_parser("run", help="ingest, transform and check")
     common(p_run, source=True)
-    p_run.add_argument("--docs-dir", default=None)
-    p_run.add_argument("--full-refresh", action="store_true")
+    p_run.add_argument("--docs-dir", default=None, help=DOCS_HELP)
+    p_run.add_argument("--full-refresh", action="store_true", help=REFRESH_HELP)
     p_run.add_argument("--check-all", action="store_true",
                        help="check every row, not only the rows of the files this run "
                             "loaded (the 835-only suites; the reconciliation always checks "
@@ -145,10 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     common(sub.add_parser("ingest", help="raw load only"), source=True)
     p_tr = sub.add_parser("transform", help="dbt build")
     common(p_tr, source=False)
-    p_tr.add_argument("--full-refresh", action="store_true")
+    p_tr.add_argument("--full-refresh", action="store_true", help=REFRESH_HELP)
     p_ck = sub.add_parser("check", help="run the expectation suites")
     common(p_ck, source=False)
-    p_ck.add_argument("--docs-dir", default=None)
+    p_ck.add_argument("--docs-dir", default=None, help=DOCS_HELP)
     common(sub.add_parser("summary", help="print the headline figures"), source=False)
 
     args = parser.parse_args(argv)
@@ -162,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         wh = Warehouse.from_url(args.warehouse)
+        if (args.command in ("transform", "check", "summary") and wh.kind == "duckdb"
+                and not wh.path.exists()):
+            # DuckDB would create an empty file: a typo must not make a new warehouse
+            print(f"eraflow: no warehouse at {wh.path}; load one with `eraflow ingest` or "
+                  f"`eraflow run`", file=sys.stderr)
+            return EXIT_FAILURE
         data_dir = Path(args.data_dir).resolve() if args.data_dir else default_data_dir()
         run_id = args.run_id or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         codes = []
@@ -175,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             codes.append(code)
             docs = str(checks.docs_path) if checks.docs_path else None
         if args.command in ("run", "summary"):
-            for line in summarize(wh, run_id if args.command == "run" else None, docs).lines():
+            shown = run_id if args.command == "run" else args.run_id
+            for line in summarize(wh, shown, docs).lines():
                 print(line)
     except (WarehouseError, FileNotFoundError) as exc:
         print(f"eraflow: {exc}", file=sys.stderr)

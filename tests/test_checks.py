@@ -695,5 +695,7 @@ def test_a_run_scoped_to_its_files_checks_only_their_rows(warehouse: Warehouse):
     assert [c["co253_only_on_medicare"] for c in counts] == [5, 5]
 
     idle = run_checks(warehouse, run_id="r-3", suites=ERA_SUITES, files_of_run="no-such-run")
-    assert idle.findings == [] and idle.success
-    assert {r.element_count for r in idle.results} == {0}
+    assert idle.findings == [] and idle.results == [] and idle.success
+    assert sorted(s.expectation_name for s in idle.skipped) == sorted(ALL_CHECKS)
+    assert {s.reason for s in idle.skipped} == {
+        "run no-such-run loaded no new 835 file (check every row: --check-all)"}

@@ -153,6 +153,16 @@ def test_run_on_bundled_samples_duckdb_then_rerun_changes_nothing(
     assert "ingest: 0 loaded, 7 already loaded, 0 rejected" in again.stdout
     assert mart_totals(wh) == totals
     assert wh.query("select count(*) from raw.file_manifest")[0][0] == 7
+    # the rerun brought no file: its 835 checks say so instead of passing on nothing
+    skipped = wh.query("select count(*), min(error) from dq.check_results where status = "
+                       "'skipped' and suite_name like 'era%' and run_id = (select run_id "
+                       "from dq.check_results order by checked_at desc limit 1)")[0]
+    era_checks = sum(len(json.loads(p.read_text())["checks"])
+                     for p in (REPO / "expectations").glob("era_*.json"))
+    assert skipped[0] == era_checks
+    assert "loaded no new 835 file" in skipped[1]
+    # and dbt's log stays out of the output unless -v
+    assert "Finished running" not in first.stdout + again.stdout
 
 
 @pytest.mark.postgres
@@ -227,6 +237,12 @@ def test_failure_exit_codes(tmp_path: Path) -> None:
                       "--warehouse", str(tmp_path / "w.duckdb"))
     assert missing.returncode == 1
     assert "does not exist" in missing.stderr
+    # a mistyped DuckDB path is an error, not a new empty warehouse
+    for command in ("summary", "check", "transform"):
+        typo = eraflow(command, "--warehouse", str(tmp_path / "typo.duckdb"))
+        assert typo.returncode == 1, command
+        assert f"no warehouse at {tmp_path / 'typo.duckdb'}" in typo.stderr
+        assert not (tmp_path / "typo.duckdb").exists()
 
 
 # -- the run summary: every check with its rows and dollars ---------------------------
