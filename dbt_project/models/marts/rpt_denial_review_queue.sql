@@ -58,6 +58,9 @@ denials as (
 
     from adjustments
     where is_denial
+        -- only claims with CO-253 can be queued (the inner join below): the
+        -- lists and ranks are not worked out for every denial in the warehouse
+        and claim_id in (select claim_id from sequestered)
 
 ),
 
