@@ -190,6 +190,30 @@ def _docs_path(data_dir: Path) -> Path | None:
     return found[0] if found else None
 
 
+def _stale_warehouse(warehouse: str, samples: Path) -> str | None:
+    """Why a kept demo warehouse cannot be reused, or None: it holds 835 files that are
+    not the bundled samples of this checkout (they were written again since, so the old
+    and new copies would be the same payments twice and the findings no longer those of
+    PLANTED.json)."""
+    import hashlib
+
+    if "://" in warehouse or not Path(warehouse).exists():
+        return None
+    import duckdb
+
+    try:
+        with duckdb.connect(warehouse, read_only=True) as con:
+            loaded = {row[0] for row in con.execute(
+                "select file_id from raw.file_manifest where status = 'loaded'").fetchall()}
+    except duckdb.Error:
+        return None  # no manifest yet (or not a warehouse the loader made): nothing to compare
+    bundled = {hashlib.sha256(p.read_bytes()).hexdigest() for p in samples.glob("*.835")}
+    others = len(loaded - bundled)
+    if others:
+        return f"the demo warehouse holds {others} file(s) other than today's bundled samples"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     files = _sample_files(args.samples)
@@ -207,7 +231,11 @@ def main(argv: list[str] | None = None) -> int:
 
     data_dir = DEMO / "data"
     home = VAR / "airflow"
-    if args.fresh:
+    stale = _stale_warehouse(args.warehouse, args.samples)
+    if stale and not args.fresh:
+        print(f"[demo] {stale}: starting from an empty warehouse (as with --fresh)",
+              file=sys.stderr)
+    if args.fresh or stale:
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(data_dir, ignore_errors=True)
         if "://" not in args.warehouse:

@@ -91,6 +91,7 @@ class Summary:
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
+        skipped = sum(c.status == "skipped" for c in self.checks)
         out = [
             f"files loaded              {self.files_loaded}",
             f"files rejected            {self.files_rejected}",
@@ -101,7 +102,7 @@ class Summary:
             f" (${self.review_queue_at_stake:,.2f} at stake)",
             *self.ledger,
             f"data-quality checks       {self.checks_passed} passed, {self.checks_failed} failed,"
-            f" {self.checks_warned} warnings",
+            f" {self.checks_warned} warnings" + (f", {skipped} skipped" if skipped else ""),
             *check_lines(self.checks),
         ]
         if self.docs_path:
