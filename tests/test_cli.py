@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from etl.warehouse import Warehouse
+from readerkit import samples_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_data" / "era"
-SHARED_SAMPLES = REPO.parent / "shared" / "samples"
 MALFORMED_SHARED = "tiger__sample_835.txt"  # BPR*A*A*..., CLP*DTEST...: must be rejected
 
 pytestmark = pytest.mark.integration
@@ -185,7 +185,7 @@ def test_files_nobody_here_wrote_load_with_every_claim_and_triplet(tmp_path: Pat
     and the marts hold every CLP and CAS triplet to the cent."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    for path in sorted(SHARED_SAMPLES.iterdir()):
+    for path in sorted(samples_dir().iterdir()):  # ../shared/samples (readerkit finds it)
         if path.name != "SOURCES.tsv":
             shutil.copy(path, inbox / path.name)  # a test copy in tmp, never in the repo
     wh_path = tmp_path / "w.duckdb"
